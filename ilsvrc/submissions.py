@@ -1,0 +1,239 @@
+"""Submission files of the three ILSVRC tasks: strict readers and exact writers.
+
+Formats (devkit readme, METRICS.md section 7):
+
+CLS
+    One line per image, in file-name order; up to 5 devkit class ids, most confident
+    first.  Shorter lines are padded with 0 (never correct), extra ids are ignored.
+CLS-LOC
+    One line per image; up to 5 groups ``<id> <x1> <y1> <x2> <y2>``, most confident
+    first; real-valued inclusive pixel coordinates.
+DET
+    One line per detection: ``<image index> <DET id> <confidence> <x1> <y1> <x2> <y2>``;
+    the image index refers to the evaluation image list; any order, any number.
+
+Readers refuse what would make the official code misalign or silently mis-score: a wrong
+number of lines, a blank line, a non-numeric token, a non-integer or out-of-range id, an
+image index not in the list, NaN or infinity.  Each refusal names the file, the line, the
+field and what was expected (:class:`~ilsvrc.errors.InputError`).  Spaces, tabs, commas,
+Windows line endings, trailing white space and gzip-compressed files (``.gz``) are
+accepted.  Reversed or empty boxes are legal (they are scored as misses).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._text import check_integral, parse_rows, read_token_lines
+from .errors import InputError
+from .ground_truth import ImageList
+
+MAX_GUESSES = 5
+"""Guesses per image that the evaluators read (k = 1..5)."""
+
+
+def _check_line_count(lines, n_images: int, what: str) -> None:
+    if len(lines) != n_images:
+        raise InputError(f"expected {n_images} lines (one per image, in the ground-truth order), got "
+                         f"{len(lines)}", path=lines.path, line=min(len(lines), n_images) + 1
+                         if len(lines) > n_images else None)
+
+
+# --------------------------------------------------------------------------- CLS
+def read_cls_submission(path, n_images: int, n_classes: int) -> np.ndarray:
+    """Read a classification submission.
+
+    Parameters
+    ----------
+    path : path-like
+    n_images : int
+        Number of lines expected (the ground truth's).
+    n_classes : int
+        Largest valid id (1000); 0 is accepted and means "no guess".
+
+    Returns
+    -------
+    ndarray of shape (n_images, 5), int64
+        Guessed ids, zero-padded.
+    """
+    what = "CLS submission"
+    lines = read_token_lines(path, what)
+    _check_line_count(lines, n_images, what)
+    name = lambda j: f"guess {j + 1}"  # noqa: E731
+    values, _ = parse_rows(lines, what, name, max_columns=MAX_GUESSES)
+    check_integral(values, lines, name, "class id", low=0, high=n_classes)
+    out = np.zeros((n_images, MAX_GUESSES), np.int64)
+    out[:, : values.shape[1]] = values
+    return out
+
+
+def write_cls_submission(path, labels) -> None:
+    """Write guessed ids (n_images, k) as a CLS submission (k <= 5 recommended)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels: expected an integer array of shape (n_images, k), got {labels.dtype} {labels.shape}")
+    _atomic_write(path, "\n".join(" ".join(map(str, row)) for row in labels.tolist()) + "\n")
+
+
+# --------------------------------------------------------------------------- CLS-LOC
+@dataclass(frozen=True)
+class LocSubmission:
+    """A CLS-LOC submission.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_images, 5), int64
+        Guessed ids, zero-padded.
+    boxes : ndarray of shape (n_images, 5, 4), float64
+        One canonical box per guess (zeros for padding).
+    """
+
+    labels: np.ndarray
+    boxes: np.ndarray
+
+
+_LOC_FIELDS = ("class id", "x1", "y1", "x2", "y2")
+
+
+def read_loc_submission(path, n_images: int, n_classes: int) -> LocSubmission:
+    """Read a CLS-LOC submission (see the module docstring).
+
+    Each line must hold whole groups of 5 values; groups beyond the fifth are ignored.
+    """
+    what = "CLS-LOC submission"
+    lines = read_token_lines(path, what)
+    _check_line_count(lines, n_images, what)
+    name = lambda j: f"guess {j // 5 + 1} {_LOC_FIELDS[j % 5]}"  # noqa: E731
+    lengths = lines.lengths
+    partial = np.flatnonzero(lengths % 5)
+    if partial.size:
+        r = int(partial[0])
+        raise InputError(f"expected groups of 5 values '<id> <x1> <y1> <x2> <y2>', got {int(lengths[r])} values",
+                         path=lines.path, line=lines.line_number(r))
+    values, _ = parse_rows(lines, what, name, max_columns=5 * MAX_GUESSES)
+    check_integral(values, lines, name, "class id", low=0, high=n_classes,
+                   columns=np.arange(0, values.shape[1], 5))
+    full = np.zeros((n_images, 5 * MAX_GUESSES))
+    full[:, : values.shape[1]] = values
+    groups = full.reshape(n_images, MAX_GUESSES, 5)
+    return LocSubmission(groups[:, :, 0].astype(np.int64), groups[:, :, 1:].copy())
+
+
+def write_loc_submission(path, labels, boxes) -> None:
+    """Write ids (n_images, k) and boxes (n_images, k, 4) as a CLS-LOC submission."""
+    labels = np.asarray(labels)
+    boxes = np.asarray(boxes, np.float64)
+    if labels.ndim != 2 or boxes.shape != labels.shape + (4,):
+        raise ValueError(f"expected labels (n, k) and boxes (n, k, 4), got {labels.shape} and {boxes.shape}")
+    out = []
+    for lab_row, box_row in zip(labels.tolist(), boxes.tolist()):
+        out.append(" ".join(f"{l} {_fmt(b[0])} {_fmt(b[1])} {_fmt(b[2])} {_fmt(b[3])}"
+                            for l, b in zip(lab_row, box_row)))
+    _atomic_write(path, "\n".join(out) + "\n")
+
+
+# --------------------------------------------------------------------------- DET
+@dataclass(frozen=True)
+class DetSubmission:
+    """A DET submission, one entry per detection in file order.
+
+    Attributes
+    ----------
+    image : ndarray of shape (n,), int64
+        0-based position of the detection's image in the image list.
+    label : ndarray of shape (n,), int64
+        DET class id.
+    score : ndarray of shape (n,), float64
+        Confidence.
+    box : ndarray of shape (n, 4), float64
+        Canonical box.
+    """
+
+    image: np.ndarray
+    label: np.ndarray
+    score: np.ndarray
+    box: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+_DET_FIELDS = ("image index", "class id", "confidence", "x1", "y1", "x2", "y2")
+
+
+def read_det_submission(path, image_list: ImageList, n_classes: int) -> DetSubmission:
+    """Read a DET submission against ``image_list`` (see the module docstring).
+
+    The official code misaligns (or crashes) on image indices outside the list and
+    silently drops unknown class ids; both are refused here.  An empty file is a valid
+    submission with no detections.
+    """
+    what = "DET submission"
+    lines = read_token_lines(path, what, allow_empty=True)
+    if not len(lines):
+        return DetSubmission(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 4)))
+    lengths = lines.lengths
+    wrong = np.flatnonzero(lengths != 7)
+    if wrong.size:
+        r = int(wrong[0])
+        raise InputError("expected 7 values '<image index> <class id> <confidence> <x1> <y1> <x2> <y2>', "
+                         f"got {int(lengths[r])}", path=lines.path, line=lines.line_number(r))
+    name = lambda j: _DET_FIELDS[j]  # noqa: E731
+    values, _ = parse_rows(lines, what, name)
+    check_integral(values, lines, name, "class id", low=1, high=n_classes, columns=[1])
+    check_integral(values, lines, name, "image index", low=1, high=np.iinfo(np.int64).max // 2, columns=[0])
+    index = values[:, 0].astype(np.int64)
+    position = image_list.positions_of(index)
+    unlisted = np.flatnonzero(position < 0)
+    if unlisted.size:
+        r = int(unlisted[0])
+        raise InputError(f"image index {index[r]} is not in the image list {image_list.path} "
+                         f"({unlisted.size} detection(s) affected)", path=lines.path,
+                         line=lines.line_number(r), field="image index")
+    return DetSubmission(position, values[:, 1].astype(np.int64), values[:, 2].copy(), values[:, 3:7].copy())
+
+
+def write_det_submission(path, image_index, labels, scores, boxes) -> None:
+    """Write detections as a DET submission.
+
+    Parameters
+    ----------
+    image_index : array_like of shape (n,), int
+        1-based image index from the image list (not the 0-based position).
+    labels : array_like of shape (n,), int
+    scores : array_like of shape (n,), float
+    boxes : array_like of shape (n, 4), float
+    """
+    image_index = np.asarray(image_index)
+    labels = np.asarray(labels)
+    scores = np.asarray(scores, np.float64)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    n = len(image_index)
+    if not (len(labels) == len(scores) == len(boxes) == n):
+        raise ValueError("image_index, labels, scores and boxes must have the same length")
+    rows = (f"{i} {l} {_fmt(s)} {_fmt(b[0])} {_fmt(b[1])} {_fmt(b[2])} {_fmt(b[3])}"
+            for i, l, s, b in zip(image_index.tolist(), labels.tolist(), scores.tolist(), boxes.tolist()))
+    _atomic_write(path, "".join(r + "\n" for r in rows))
+
+
+# --------------------------------------------------------------------------- helpers
+def _fmt(value: float) -> str:
+    """Shortest text that reads back as the same float64 (integers without a decimal point)."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
+
+
+def _atomic_write(path, text: str) -> None:
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
