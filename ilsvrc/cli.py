@@ -2,7 +2,8 @@
 
 Registered under the ``ilsvrc-classic`` console script (see :mod:`experiments.cli`) and
 runnable alone as ``python -m ilsvrc``.  Bad input ends with one line on stderr naming
-the file, line and field, and exit status 2; warnings go to stderr too.
+the file, line and field, and exit status 2; warnings go to stderr as ``warning: ...``
+lines, results to stdout.
 """
 from __future__ import annotations
 
@@ -142,6 +143,8 @@ def _worst_classes(per_class: np.ndarray, synsets: SynsetTable, n: int, what: st
 
 
 def _emit(lines: list[str], summary: dict, json_path: str | None) -> None:
+    for warning in summary.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(lines))
     if json_path:
         tmp = json_path + ".tmp"
@@ -294,13 +297,13 @@ def run(args) -> int:
 
 
 def configure_logging() -> None:
-    """Warnings of the library to stderr, one line each."""
-    root = logging.getLogger()
-    if not root.handlers:
+    """Library warnings reach the user through the results (printed as ``warning: ...``
+    on stderr by the commands), so the evaluator's own log stays quiet below errors."""
+    logging.getLogger("ilsvrc").setLevel(logging.ERROR)
+    if not logging.getLogger().handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(logging.WARNING)
+        logging.getLogger().addHandler(handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
