@@ -150,8 +150,11 @@ class WeightedAP:
     def average_precisions(self, weights: np.ndarray) -> np.ndarray:
         """Per-class all-points AP with image weights (n_images,); shape (n_classes,).
 
-        Equals the official AP for ``weights = 1`` up to rounding, and the AP of the
-        resampled set for bootstrap counts.
+        Equals the official AP for ``weights = 1`` up to rounding, and for bootstrap
+        counts the AP of the resampled set, with one convention for ties: the copies of a
+        duplicated image stay together in the ranking (a materialised resample would
+        interleave them by image position with other images' detections of the same
+        confidence).
         """
         tpw = self.det_tp * weights[self.det_image]
         fpw = self.det_fp * weights[self.det_image]
