@@ -1,0 +1,100 @@
+"""Image loading that survives the real ILSVRC training set.
+
+The 1.28M ILSVRC training JPEGs include CMYK JPEGs, grayscale JPEGs, a PNG saved with a
+``.JPEG`` name and files with EXIF orientation tags.  :func:`load_image` decodes all of
+them to 8-bit RGB by content (not by extension), ignores EXIF orientation (as the devkit's
+ground-truth boxes do: they are drawn on the stored pixel grid), and can shrink very
+large images so that the longest side is at most ``max_side`` pixels (ILSVRC pipelines
+used 300-500 px).  An unreadable file raises one :class:`ImageReadError` naming it.
+"""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from ._validation import check_positive_int
+
+_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+class ImageReadError(ValueError):
+    """An image file cannot be read or decoded; ``path`` names it."""
+
+    def __init__(self, path, reason: str):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: cannot read image: {reason}")
+
+
+def load_image(path, *, max_side: int | None = None) -> np.ndarray:
+    """Read an image file as 8-bit RGB.
+
+    Parameters
+    ----------
+    path : path-like
+        JPEG, PNG, ... (the format is detected from the content).
+    max_side : int, optional
+        Shrink (never enlarge) so that ``max(H, W) <= max_side`` (area interpolation,
+        sizes rounded to the nearest pixel).
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), uint8
+        RGB, in the file's stored orientation.
+
+    Raises
+    ------
+    ImageReadError
+        Missing, unreadable, truncated beyond decoding or not an image.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ImageReadError(path, exc.strerror or str(exc)) from None
+    if not data:
+        raise ImageReadError(path, "empty file")
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), _FLAGS)
+    if bgr is not None:
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    else:
+        rgb = _decode_with_pillow(path, data)
+    if max_side is not None:
+        rgb = shrink_to_max_side(rgb, max_side)
+    return rgb
+
+
+def _decode_with_pillow(path: str, data: bytes) -> np.ndarray:
+    """Second decoder for formats OpenCV was built without (e.g. some GIF/TIFF variants)."""
+    import io
+
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        raise ImageReadError(path, "not a decodable image") from None
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except Exception as exc:  # Pillow raises many types for bad data
+        raise ImageReadError(path, f"not a decodable image ({type(exc).__name__}: {exc})") from None
+
+
+def shrink_to_max_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink ``image`` (H, W[, C]) so that its longest side is at most ``max_side``; never enlarge."""
+    max_side = check_positive_int(max_side, "max_side")
+    h, w = image.shape[:2]
+    longest = max(h, w)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def load_gray(path, *, max_side: int | None = None) -> np.ndarray:
+    """Read an image as grayscale float32 in [0, 1] (MATLAB ``rgb2gray`` weights); shape (H, W)."""
+    from .color import rgb_to_gray
+
+    return rgb_to_gray(load_image(path, max_side=max_side))
