@@ -36,11 +36,12 @@ Computation
    which PHOW thresholds); the descriptor is L2-normalised, clamped at 0.2 and
    L2-normalised again (norms get ``+1.19e-7``, VLFeat's ``VL_EPSILON_F``).
 
-VLFeat computes ``atan2`` and ``sqrt`` with fast approximations (errors up to ~0.005 rad).
-By default we use exact math, which is faster in numpy and agrees with VLFeat 0.9.21 to
-a mean cosine similarity of ~0.99995 on real photographs (a few rare low-contrast
-descriptors differ most); ``vlfeat_math=True`` reproduces the approximations too, and the
-descriptors then equal VLFeat's up to float32 rounding (see the tests).
+VLFeat computes ``atan2`` and ``sqrt`` with fast approximations (errors up to ~0.006 rad).
+``vlfeat_math=True`` reproduces them, and Gaussian-window descriptors then equal VLFeat
+0.9.21's to float rounding (cosine 1 - 1e-12 on real photographs).  With the flat window
+exact math is used by default: it is faster, and VLFeat's own integral-image filtering adds
+rounding noise to near-flat regions, so exact math agrees just as well (mean cosine
+~0.99999; the few descriptors that differ have contrast ~1e-7).  See the tests.
 ``to_vlfeat_uint8`` gives VLFeat's default byte descriptors, ``min(512 d, 255)``.
 """
 from __future__ import annotations
@@ -231,10 +232,16 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
         position[:] = fast_atan2(gy, gx)
     else:
         np.sqrt(magnitude, out=magnitude)
+        magnitude[magnitude < np.float32(1e-4)] = 0  # as VLFeat's sqrt, which is 0 below 1e-8
         np.arctan2(gy, gx, out=position)
     # Orientation in bin units, [0, num_orientations): angle mod 2 pi, y axis down.
-    position *= np.float32(num_orientations / (2 * np.pi))
-    np.add(position, np.float32(num_orientations), out=position, where=position < 0)
+    if vlfeat_math:  # VLFeat: float angle mod 2 pi, times a double constant, rounded to float
+        np.add(position, np.float32(2 * np.pi), out=position, where=position < 0)
+        position[:] = position.astype(np.float64) * (num_orientations / (2 * np.pi))
+        np.subtract(position, np.float32(num_orientations), out=position, where=position >= num_orientations)
+    else:
+        position *= np.float32(num_orientations / (2 * np.pi))
+        np.add(position, np.float32(num_orientations), out=position, where=position < 0)
     if out is None:
         out = np.empty((h, w, num_orientations), np.float32)
     n = np.float32(num_orientations)
@@ -326,21 +333,29 @@ def _pool(planes: np.ndarray, grid: DenseGrid, y_kernels, x_kernels, bin_weights
 def _normalize(descriptors: np.ndarray, vlfeat_math: bool = False) -> np.ndarray:
     """L2-normalise, clamp at 0.2, L2-normalise, in place.
 
-    VLFeat divides by ``n1 = ||d|| + eps``, clamps at 0.2 and divides by
-    ``n2 = ||clamped|| + eps``; the same result in fewer passes is
-    ``m = min(d, 0.2 n1)`` scaled by ``1 / (||m|| + eps n1)``.
+    VLFeat divides by ``n1 = sqrt(sum d^2) + eps``, clamps at 0.2 and divides by
+    ``n2 = sqrt(sum clamped^2) + eps``, where its square root returns 0 below 1e-8.  With
+    exact math the same result takes fewer passes: ``m = min(d, 0.2 n1)`` scaled by
+    ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm).
     """
-    root = fast_sqrt if vlfeat_math else np.sqrt
-    n1 = root(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F
+    if vlfeat_math:
+        for _ in range(2):
+            norm = fast_sqrt(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F
+            descriptors /= norm[:, None]
+            if _ == 0:
+                np.minimum(descriptors, CLAMP, out=descriptors)
+        return descriptors
+    squared = np.einsum("ij,ij->i", descriptors, descriptors)
+    n1 = np.where(squared < np.float32(1e-8), np.float32(0), np.sqrt(squared)) + VL_EPSILON_F
     np.minimum(descriptors, (CLAMP * n1)[:, None], out=descriptors)
-    n2 = root(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F * n1
+    n2 = np.sqrt(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F * n1
     descriptors *= (np.float32(1) / n2)[:, None]
     return descriptors
 
 
 def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bool = True,
                window_size: float = 2.0, num_bins: int = 4, num_orientations: int = 8,
-               contrast_threshold: float | None = None, vlfeat_math: bool = False):
+               contrast_threshold: float | None = None, vlfeat_math: bool | None = None):
     """Dense SIFT descriptors of a grayscale image, as VLFeat's ``vl_dsift``.
 
     Parameters
@@ -362,9 +377,12 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
         Descriptor geometry (4 x 4 x 8 = 128 by default).
     contrast_threshold : float, optional
         Descriptors whose contrast (frame column 2) is below it are set to zero.
-    vlfeat_math : bool
-        Reproduce VLFeat's fast ``atan2``/``sqrt`` approximations (slower, closest to
-        VLFeat) instead of exact math (default).
+    vlfeat_math : bool or None
+        Reproduce VLFeat's fast ``atan2``/``sqrt`` approximations instead of exact math.
+        None (default) chooses what agrees best with VLFeat: the approximations with the
+        Gaussian window (then descriptors equal VLFeat's to float rounding), exact math with
+        the flat window (equally close there, because VLFeat's integral-image filter adds
+        rounding noise of its own, and faster).
 
     Returns
     -------
@@ -380,6 +398,8 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     window_size = check_positive_real(window_size, "window_size")
     gray = as_float_image(image)
     grid = dense_grid(*gray.shape, step=step, bin_size=bin_size, num_bins=num_bins, bounds=bounds)
+    if vlfeat_math is None:
+        vlfeat_math = not fast
     planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                 out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
     triangle = _triangle(bin_size)
@@ -437,7 +457,7 @@ PHOW_COLORS = ("gray", "rgb", "hsv", "opponent")
 
 def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast: bool = True,
          window_size: float = 1.5, magnif: float = 6.0, contrast_threshold: float = 0.005,
-         vlfeat_math: bool = False):
+         vlfeat_math: bool | None = None):
     """Pyramid histogram of visual words features: dense SIFT at several bin sizes, as ``vl_phow``.
 
     For each bin size ``s``: the image is smoothed with :func:`smooth_gaussian` of sigma

@@ -83,7 +83,7 @@ class DenseSIFT(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, *, step=4, bin_size=8, fast=True, window_size=2.0, contrast_threshold=None,
-                 smoothing=None, max_side=None, vlfeat_math=False):
+                 smoothing=None, max_side=None, vlfeat_math=None):
         self.step = step
         self.bin_size = bin_size
         self.fast = fast
@@ -127,7 +127,7 @@ class PHOW(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, *, sizes=(4, 6, 8, 10), step=2, color="gray", fast=True, window_size=1.5, magnif=6.0,
-                 contrast_threshold=0.005, max_side=None, vlfeat_math=False):
+                 contrast_threshold=0.005, max_side=None, vlfeat_math=None):
         self.sizes = sizes
         self.step = step
         self.color = color

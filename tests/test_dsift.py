@@ -1,0 +1,243 @@
+"""Dense SIFT and PHOW: VLFeat's golden outputs, a slow oracle, geometry and properties."""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+from conftest import DATA
+from features.dsift import (dense_grid, dense_sift, fast_atan2, fast_sqrt, orientation_planes, phow,
+                            smooth_gaussian, to_vlfeat_uint8)
+
+GOLDEN = DATA / "vlfeat_golden.npz"
+CONFIGS = {"fast_s4_b8": dict(step=4, bin_size=8, fast=True),
+           "gauss_s4_b8": dict(step=4, bin_size=8, fast=False),
+           "fast_s3_b4_w15": dict(step=3, bin_size=4, fast=True, window_size=1.5),
+           "gauss_s3_b5_w15": dict(step=3, bin_size=5, fast=False, window_size=1.5)}
+
+
+def cosine_stats(ours_float, vlfeat_bytes):
+    """Mean and 10th percentile of the cosine similarity between our descriptors (in VLFeat's
+    byte scale, min(512 d, 255)) and VLFeat's, over descriptors that are non-zero in both."""
+    a = np.minimum(np.asarray(ours_float, np.float64) * 512, 255)
+    b = np.asarray(vlfeat_bytes, np.float64)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    both = (na > 0) & (nb > 0)
+    cos = (a[both] * b[both]).sum(1) / (na[both] * nb[both])
+    return cos.mean(), np.percentile(cos, 10), int(((na > 0) != (nb > 0)).sum())
+
+
+@pytest.fixture(scope="module")
+def golden():
+    digest = hashlib.sha256(GOLDEN.read_bytes()).hexdigest()
+    recorded = (DATA / "vlfeat_golden.sha256").read_text().split()[0]
+    assert digest == recorded, "vlfeat_golden.npz differs from its manifest; regenerate with make_vlfeat_fixtures.py"
+    return np.load(GOLDEN)
+
+
+@pytest.mark.parametrize("image", ["butterfly", "dalmatian"])
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_dense_sift_equals_vlfeat_golden(golden, image, config):
+    gray = golden[f"{image}/image"].astype(np.float32) / 255
+    frames, desc = dense_sift(gray, **CONFIGS[config])
+    ref_frames = golden[f"{image}/{config}/frames"]
+    assert frames.shape == (len(ref_frames), 4)
+    np.testing.assert_array_equal(frames[:, :2], ref_frames[:, :2])          # same grid, same positions
+    np.testing.assert_allclose(frames[:, 2], ref_frames[:, 2], rtol=1e-4, atol=1e-6)   # contrast ("norm")
+    mean, p10, zero_mismatch = cosine_stats(desc, golden[f"{image}/{config}/descriptors"])
+    assert mean >= 0.9999 and p10 >= 0.999 and zero_mismatch == 0, (mean, p10, zero_mismatch)
+    # with VLFeat's own atan2/sqrt approximations the bytes agree almost everywhere
+    _, fast_desc = dense_sift(gray, vlfeat_math=True, **CONFIGS[config])
+    same = to_vlfeat_uint8(fast_desc).astype(int) - golden[f"{image}/{config}/descriptors"]
+    assert np.abs(same).max() <= 1 and (same != 0).mean() < 0.01
+
+
+@pytest.mark.parametrize("image", ["butterfly", "dalmatian"])
+def test_phow_equals_vlfeat_golden(golden, image):
+    gray = golden[f"{image}/image"].astype(np.float32) / 255
+    frames, desc = phow(gray, step=4)
+    ref = golden[f"{image}/phow_s4/frames"]
+    np.testing.assert_array_equal(frames[:, [0, 1, 3]], ref[:, [0, 1, 3]])
+    np.testing.assert_allclose(frames[:, 2], ref[:, 2], rtol=1e-4, atol=1e-5)
+    mean, p10, zero_mismatch = cosine_stats(desc, golden[f"{image}/phow_s4/descriptors"])
+    assert mean >= 0.9999 and p10 >= 0.999 and zero_mismatch <= 2, (mean, p10, zero_mismatch)
+    # all sizes share their descriptor centres (vl_phow's aligned bounds; all sizes even)
+    centres = [set(map(tuple, frames[frames[:, 3] == s][:, :2])) for s in (4, 6, 8, 10)]
+    assert centres[3] <= centres[2] <= centres[1] <= centres[0]
+
+
+def slow_dense_sift(gray, step, bin_size, fast, window_size=2.0):
+    """Obvious per-descriptor loops over the definition in features/dsift.py's docstring."""
+    h, w = gray.shape
+    gy, gx = np.gradient(gray.astype(np.float64))
+    mag = np.hypot(gx, gy)
+    pos = (np.arctan2(gy, gx) % (2 * np.pi)) * 8 / (2 * np.pi)
+    planes = np.zeros((8, h, w))
+    for t in range(8):
+        dist = np.abs(pos - t)
+        dist = np.minimum(dist, 8 - dist)
+        planes[t] = np.maximum(0, 1 - dist) * mag
+    sigma = window_size * bin_size
+    span = 3 * bin_size + 1
+    out_frames, out_desc = [], []
+    for y0 in range(0, h - span + 1, step):
+        for x0 in range(0, w - span + 1, step):
+            desc = np.zeros((4, 4, 8))
+            for by in range(4):
+                for bx in range(4):
+                    cy, cx = y0 + by * bin_size, x0 + bx * bin_size
+                    dy_bin = bin_size * (by - 1.5)
+                    dx_bin = bin_size * (bx - 1.5)
+                    for ky in range(-bin_size + 1, bin_size):
+                        for kx in range(-bin_size + 1, bin_size):
+                            yy = min(max(cy + ky, 0), h - 1)
+                            xx = min(max(cx + kx, 0), w - 1)
+                            tri = (1 - abs(ky) / bin_size) * (1 - abs(kx) / bin_size)
+                            if fast:
+                                win = 1.0
+                            else:  # window centred on the descriptor centre
+                                win = math.exp(-0.5 * ((ky + dy_bin) ** 2 + (kx + dx_bin) ** 2) / sigma ** 2)
+                            desc[by, bx] += tri * win * planes[:, yy, xx]
+                    if fast:  # mean of the window over the bin, as VLFeat's flat window
+                        ks = np.arange(-bin_size + 1, bin_size)
+                        desc[by, bx] *= (np.exp(-0.5 * ((ks - dy_bin) / sigma) ** 2).mean()
+                                         * np.exp(-0.5 * ((ks - dx_bin) / sigma) ** 2).mean())
+            d = desc.ravel()
+            contrast = d.sum() / span ** 2
+            d = d / (np.linalg.norm(d) + 1.19e-7)
+            d = np.minimum(d, 0.2)
+            d = d / (np.linalg.norm(d) + 1.19e-7)
+            out_frames.append((x0 + 1.5 * bin_size, y0 + 1.5 * bin_size, contrast))
+            out_desc.append(d)
+    return np.array(out_frames), np.array(out_desc)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("step, bin_size", [(3, 4), (2, 3), (4, 5)])
+def test_matches_slow_oracle(fast, step, bin_size, rng):
+    gray = cv2_blur(rng.random((37, 41)).astype(np.float32))
+    frames, desc = dense_sift(gray, step=step, bin_size=bin_size, fast=fast, vlfeat_math=False)
+    ref_frames, ref_desc = slow_dense_sift(gray, step, bin_size, fast)
+    np.testing.assert_allclose(frames[:, :2], ref_frames[:, :2])
+    np.testing.assert_allclose(frames[:, 2], ref_frames[:, 2], rtol=1e-4)
+    np.testing.assert_allclose(desc, ref_desc, atol=2e-5)
+
+
+def cv2_blur(x):
+    import cv2
+
+    return cv2.GaussianBlur(x, (0, 0), 1.0)
+
+
+def test_grid_geometry_and_errors():
+    grid = dense_grid(100, 90, step=4, bin_size=8)
+    assert (grid.nx, grid.ny) == ((90 - 25) // 4 + 1, (100 - 25) // 4 + 1)
+    xs, ys = grid.centers()
+    assert xs[0] == 12.0 and ys[0] == 12.0 and xs[1] == 16.0       # x0 + 1.5 bin_size, then + step
+    frames, desc = dense_sift(np.zeros((25, 25), np.float32), step=4, bin_size=8)
+    assert len(frames) == 1 and frames[0, 0] == 12 and frames[0, 1] == 12
+    with pytest.raises(ValueError, match=r"image too small for one descriptor: 4 bins of 8 px need 25 x 25"):
+        dense_sift(np.zeros((24, 100), np.float32), step=4, bin_size=8)
+    bounded = dense_grid(100, 90, step=5, bin_size=4, bounds=(10, 20, 60, np.inf))
+    assert (bounded.x0, bounded.y0, bounded.nx) == (10, 20, (60 - 10 - 13 + 1) // 5 + 1)
+    for bad in [dict(step=0), dict(bin_size=2.5), dict(window_size=-1)]:
+        with pytest.raises(ValueError, match=list(bad)[0]):
+            dense_sift(np.zeros((40, 40), np.float32), **bad)
+    with pytest.raises(ValueError, match="expected a 2-D grayscale array"):
+        dense_sift(np.zeros((40, 40, 3), np.float32))
+
+
+def test_uniform_image_gives_zero_descriptors():
+    frames, desc = dense_sift(np.full((50, 60), 0.4, np.float32), step=5, bin_size=6)
+    assert np.all(desc == 0) and np.all(frames[:, 2] == 0)
+
+
+def test_float_and_uint8_input_agree():
+    from features.image_io import load_gray
+
+    gray = load_gray(DATA / "images" / "dolphin_0001.jpg")
+    as_uint8 = np.round(gray * 255).astype(np.uint8)
+    f8, d8 = dense_sift(as_uint8, step=5, bin_size=6)
+    ff, df = dense_sift(as_uint8.astype(np.float32) / 255, step=5, bin_size=6)
+    np.testing.assert_array_equal(f8, ff)
+    np.testing.assert_array_equal(d8, df)
+
+
+@pytest.mark.parametrize("angle_deg", [0, 45, 90, 135, 180, 225, 270, 315, 20, 200])
+def test_rotated_step_edge_fills_the_expected_orientation_bins(angle_deg):
+    """A step edge whose gradient points along angle a (image coordinates, y down) puts its
+    mass into orientation bins floor(a / 45) and the next one, split linearly (exactly in
+    the orientation planes; the descriptor's 0.2 clamp then flattens the split a little)."""
+    a = np.deg2rad(angle_deg)
+    y, x = np.mgrid[0:60, 0:60].astype(np.float64)
+    u = (x - 30) * np.cos(a) + (y - 30) * np.sin(a)
+    image = (0.5 + 0.5 * np.tanh(u / 2)).astype(np.float32)
+    pos = angle_deg / 45
+    lower = int(np.floor(pos)) % 8
+    expected = np.zeros(8)
+    expected[lower] += 1 - (pos - np.floor(pos))
+    expected[(lower + 1) % 8] += pos - np.floor(pos)
+    plane_mass = orientation_planes(image)[20:40, 20:40].sum(axis=(0, 1))
+    np.testing.assert_allclose(plane_mass / plane_mass.sum(), expected, atol=0.01)
+    frames, desc = dense_sift(image, step=30, bin_size=8)
+    centre = np.argmin(np.hypot(frames[:, 0] - 30, frames[:, 1] - 30))
+    mass = desc[centre].reshape(16, 8).sum(axis=0)
+    mass /= mass.sum()
+    assert mass[[lower, (lower + 1) % 8]].sum() > 0.99
+    assert np.sign(mass[lower] - mass[(lower + 1) % 8]) == np.sign(expected[lower] - expected[(lower + 1) % 8])
+
+
+def test_contrast_threshold_zeroes_flat_descriptors():
+    image = np.zeros((60, 60), np.float32)
+    image[:, 30:] = 1
+    frames, desc = dense_sift(image, step=5, bin_size=6, contrast_threshold=1e-3)
+    flat = frames[:, 2] < 1e-3
+    assert flat.any() and (~flat).any()
+    assert np.all(desc[flat] == 0) and np.allclose(np.linalg.norm(desc[~flat], axis=1), 1, atol=1e-5)
+
+
+def test_vlfeat_fast_math_approximations():
+    rng = np.random.default_rng(0)
+    y, x = rng.normal(size=(2, 10000)).astype(np.float32)
+    err = np.angle(np.exp(1j * (fast_atan2(y, x) - np.arctan2(y, x))))
+    assert np.abs(err).max() < 0.0065                    # VLFeat's cubic is within ~0.006 rad
+    v = rng.random(10000).astype(np.float32) * 100
+    np.testing.assert_allclose(fast_sqrt(v), np.sqrt(v), rtol=1e-5)
+    assert fast_sqrt(np.float32([1e-9]))[0] == 0
+
+
+def test_orientation_planes_sum_to_the_gradient_magnitude(rng):
+    gray = rng.random((20, 30)).astype(np.float32)
+    planes = orientation_planes(gray)
+    gy, gx = np.gradient(gray)
+    np.testing.assert_allclose(planes.sum(axis=2), np.hypot(gx, gy), rtol=1e-5, atol=1e-6)
+    assert ((planes > 0).sum(axis=2) <= 2).all()        # each pixel feeds at most two bins
+
+
+def test_smoothing_kernel_is_matlab_vl_imsmooth():
+    impulse = np.zeros((31, 31), np.float32)
+    impulse[15, 15] = 1
+    out = smooth_gaussian(impulse, 1.5)
+    half = int(np.ceil(4 * 1.5))
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) / (1.5 + 1.19209290e-07)) ** 2)
+    k /= k.sum()
+    np.testing.assert_allclose(out[15, 15 - half: 15 + half + 1], k * k[half], rtol=1e-5)
+    assert out[15, 15 - half - 1] == 0                   # truncated at ceil(4 sigma)
+    assert np.array_equal(smooth_gaussian(impulse, 0.001), impulse)
+
+
+@pytest.mark.parametrize("color, channels", [("gray", 1), ("rgb", 3), ("hsv", 3), ("opponent", 3)])
+def test_phow_colour_variants(color, channels):
+    from features.image_io import load_image
+
+    rgb = load_image(DATA / "images" / "butterfly_0001.jpg")[:90, :120]
+    frames, desc = phow(rgb, step=6, color=color)
+    assert desc.shape == (len(frames), 128 * channels)
+    gray_frames, _ = phow(rgb, step=6, color="gray")
+    np.testing.assert_array_equal(frames[:, [0, 1, 3]], gray_frames[:, [0, 1, 3]])
+    zero = np.all(desc == 0, axis=1)
+    assert np.all(frames[zero, 2] < 0.005) and np.all(frames[~zero, 2] >= 0.005)
+    if color == "opponent":   # its first channel is the intensity, so gray contrast is close
+        np.testing.assert_allclose(frames[:, 2], gray_frames[:, 2], rtol=0.05, atol=1e-3)
