@@ -166,7 +166,8 @@ def fast_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float32)
     abs_y = np.abs(y) + VL_EPSILON_F
     right = x >= 0
-    r = np.where(right, (x - abs_y) / (x + abs_y), (x + abs_y) / (abs_y - x))
+    with np.errstate(divide="ignore", invalid="ignore"):  # np.where evaluates both branches
+        r = np.where(right, (x - abs_y) / (x + abs_y), (x + abs_y) / (abs_y - x))
     angle = np.where(right, np.float32(np.pi / 4), np.float32(3 * np.pi / 4))
     angle = angle + (np.float32(0.1821) * r * r - np.float32(0.9675)) * r
     return np.where(y < 0, -angle, angle).astype(np.float32)

@@ -5,28 +5,23 @@ golden fixtures (test_dsift.py) cover the same ground everywhere else.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 
 from conftest import DATA
+from experiments import vlfeat_reference
 from features.dsift import dense_sift, phow
 from features.image_io import load_gray
 from test_dsift import cosine_stats
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("cyvlfeat") is None,
+pytestmark = pytest.mark.skipif(not vlfeat_reference.available(),
                                 reason="VLFeat reference (cyvlfeat + libvlfeat) not installed; run `make reference`")
 IMAGES = sorted((DATA / "images").glob("*.jpg"))
 
 
 @pytest.fixture(scope="module")
 def vlfeat():
-    sys.path.insert(0, str(DATA))
-    import make_vlfeat_fixtures as ref
-
-    return ref
+    return vlfeat_reference
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -45,11 +40,10 @@ def test_dense_sift_against_vl_dsift(vlfeat, fast, step, size, window):
     assert min(cos_all) >= 0.9999 and min(p10_all) >= 0.999, (cos_all, p10_all)
 
 
-def test_phow_against_vl_phow(vlfeat, monkeypatch):
+def test_phow_against_vl_phow(vlfeat):
     for path in IMAGES:
         gray = load_gray(path)
-        monkeypatch.setattr(vlfeat, "PHOW_STEP", 3)
-        ref_frames, ref_desc = vlfeat.vlfeat_phow(gray)
+        ref_frames, ref_desc = vlfeat.vlfeat_phow(gray, step=3)
         frames, desc = phow(gray, step=3)
         np.testing.assert_array_equal(frames[:, [0, 1, 3]], ref_frames[:, [0, 1, 3]])
         mean, p10, mismatch = cosine_stats(desc, ref_desc)
