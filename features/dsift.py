@@ -81,6 +81,7 @@ class _Workspace(threading.local):
 
 
 _WORKSPACE = _Workspace()
+_CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
 
 
 @dataclass(frozen=True)
@@ -245,18 +246,27 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
         np.add(position, np.float32(num_orientations), out=position, where=position < 0)
     if out is None:
         out = np.empty((h, w, num_orientations), np.float32)
-    n = np.float32(num_orientations)
-    e = ws.get("scratch2", (h, w))
+    # Weight of bin t: max(0, 1 - circular distance from position to t), the linear split of
+    # the magnitude between the two nearest bins, written without a scatter.  The plain
+    # distance |position - t| serves every bin but 0: only positions in
+    # (num_orientations - 1, num_orientations) wrap around, onto bin 0.
+    planes = ws.get("planes_t", (num_orientations, h, w))
     for t in range(num_orientations):
-        # Weight max(0, 1 - circular distance to bin t): the linear split of the magnitude
-        # between the two nearest bins, written without a scatter.
-        np.subtract(position, np.float32(t), out=d)
-        np.abs(d, out=d)
-        np.subtract(n, d, out=e)
-        np.minimum(d, e, out=d)
-        np.subtract(np.float32(1), d, out=d)
-        np.maximum(d, np.float32(0), out=d)
-        np.multiply(d, magnitude, out=out[:, :, t])
+        plane = planes[t]
+        np.subtract(position, np.float32(t), out=plane)
+        np.abs(plane, out=plane)
+        if t == 0:
+            np.subtract(np.float32(num_orientations), plane, out=d)
+            np.minimum(plane, d, out=plane)
+        np.subtract(np.float32(1), plane, out=plane)
+        np.maximum(plane, np.float32(0), out=plane)
+        plane *= magnitude
+    if num_orientations <= 512:  # OpenCV's channel limit: interleave in C
+        merged = cv2.merge(list(planes), dst=out)
+        if merged is not out:
+            out[...] = merged
+    else:
+        out[...] = np.moveaxis(planes, 0, 2)
     return out
 
 
@@ -281,63 +291,119 @@ _ONE = np.ones(1, np.float32)
 
 
 def _smooth(planes: np.ndarray, kernel: np.ndarray, axis: int, name: str) -> np.ndarray:
-    """Convolve (H, W, T) planes along ``axis`` (0: y, 1: x), padding by continuity, into
-    the workspace buffer ``name``.  (cv2 correlates and VLFeat convolves: flip.)"""
+    """Convolve (H, W, T) planes along ``axis`` (0: y, 1: x, 2: both), padding by
+    continuity, into the workspace buffer ``name``.  (cv2 correlates and VLFeat convolves:
+    flip.)"""
     planes = np.ascontiguousarray(planes)
     flipped = kernel[::-1].copy()
-    kx, ky = (_ONE, flipped) if axis == 0 else (flipped, _ONE)
+    kx, ky = {0: (_ONE, flipped), 1: (flipped, _ONE), 2: (flipped, flipped)}[axis]
     dst = _WORKSPACE.get(name, planes.shape)
     result = cv2.sepFilter2D(planes, cv2.CV_32F, kx, ky, dst=dst, borderType=cv2.BORDER_REPLICATE)
     return result.reshape(planes.shape)
 
 
-def _pool(planes: np.ndarray, grid: DenseGrid, y_kernels, x_kernels, bin_weights=None) -> np.ndarray:
-    """Spatial binning: (H, W, T) planes to (ny, nx, num_bins, num_bins, T) bin values.
+class _SharedKernelBins:
+    """Spatial binning when every bin uses the same kernels (the flat window).
 
-    ``y_kernels[by]`` / ``x_kernels[bx]`` filter along y / x for bin (bx, by);
-    ``bin_weights = (wy, wx)`` (optional) scales bin (bx, by) by ``wy[by] * wx[bx]``.  Only
-    the rows that some bin centre reads are filtered along x, and only the columns read
-    are kept.  The result is a new array.
+    The planes are smoothed once; ``expanded[r, j, bx] = smoothed[r, x0 + bx b + step j]``
+    (one ``np.take`` of whole 8-value pixels) holds, for every image row r that any bin
+    reads, the four bins of descriptor column j side by side.  Bin row ``by`` of descriptor
+    row i is then ``expanded[row(by, i)]`` times the bin weights: one strided copy with runs
+    of ``num_bins * T`` contiguous values.  Per-descriptor sums and sums of squares come from
+    per-(r, j) weighted sums of ``expanded``, 16x cheaper than from the descriptors.
     """
-    nb, b, step = grid.num_bins, grid.bin_size, grid.step
-    t = planes.shape[2]
-    wy, wx = bin_weights if bin_weights is not None else (np.ones(nb, np.float32),) * 2
-    out = np.empty((grid.ny, grid.nx, nb, nb, t), np.float32)
-    same_kernels = all(k is y_kernels[0] for k in y_kernels) and all(k is x_kernels[0] for k in x_kernels)
-    if same_kernels and b % step == 0:
-        # Every bin centre lies on the lattice (x0 + step j, y0 + step i): filter once,
-        # then copy with large contiguous runs (shifted[r, j, bx] = bin bx of column j).
-        s = b // step
-        n_rows, n_cols = grid.ny + (nb - 1) * s, grid.nx + (nb - 1) * s
-        rows = _smooth(planes, y_kernels[0], 0, "smooth_y")[grid.y0: grid.y0 + step * (n_rows - 1) + 1: step]
-        lattice = _smooth(rows, x_kernels[0], 1, "smooth_x")[:, grid.x0: grid.x0 + step * (n_cols - 1) + 1: step]
-        shifted = _WORKSPACE.get("shifted", (n_rows, grid.nx, nb, t))
-        for bx in range(nb):
-            np.multiply(lattice[:, bx * s: bx * s + grid.nx], wx[bx], out=shifted[:, :, bx])
-        for by in range(nb):
-            np.multiply(shifted[by * s: by * s + grid.ny], wy[by], out=out[:, :, by])
-        return out
-    ys = grid.y0 + step * np.arange(grid.ny)
-    xs = grid.x0 + step * np.arange(grid.nx)
-    shared_y = all(k is y_kernels[0] for k in y_kernels)
-    smoothed_y = _smooth(planes, y_kernels[0], 0, "smooth_y") if shared_y else None
-    for by in range(nb):
-        sy = smoothed_y if shared_y else _smooth(planes, y_kernels[by], 0, "smooth_y")
+
+    def __init__(self, planes, grid: DenseGrid, kernel, wy, wx):
+        nb, b, step = grid.num_bins, grid.bin_size, grid.step
+        t = planes.shape[2]
+        if b % step == 0:  # bin centres on the lattice (x0 + step j, y0 + step i): smooth fewer rows
+            n_rows = grid.ny + (nb - 1) * (b // step)
+            rows = _smooth(planes, kernel, 0, "smooth_y")[grid.y0: grid.y0 + step * (n_rows - 1) + 1: step]
+            smoothed = _smooth(rows, kernel, 1, "smooth_x")
+            self.row0, self.row_step, self.row_shift = 0, 1, b // step
+        else:  # one 2-D call: faster than two 1-D passes
+            smoothed = _smooth(planes, kernel, 2, "smooth_xy")
+            self.row0, self.row_step, self.row_shift = grid.y0, step, b
+        h, w = smoothed.shape[0], smoothed.shape[1]
+        columns = (grid.x0 + step * np.arange(grid.nx)[:, None] + b * np.arange(nb)[None, :]).ravel()
+        self.expanded = _WORKSPACE.get("expanded", (h, grid.nx * nb, t))
+        np.take(smoothed, columns, axis=1, out=self.expanded, mode="clip")
+        self.expanded = self.expanded.reshape(h, grid.nx, nb * t)
+        # Bin (bx, by) is scaled by wy[by] * wx[bx] when copied out (fill); the
+        # per-descriptor sums use per-pixel sums of the smoothed planes.
+        wx = np.asarray(wx, np.float32)
+        self.weights = (np.asarray(wy, np.float32)[:, None, None] * wx[None, :, None]
+                        * np.ones((1, 1, t), np.float32)).reshape(nb, nb * t)
+        flat = smoothed.reshape(h * w, t)
+        ones = np.ones(t, np.float32)
+        pixel_sum = (flat @ ones).reshape(h, w)        # matrix-vector products: numpy's reductions
+        squared = _WORKSPACE.get("squared", flat.shape)  # over a short last axis are ~8x slower
+        pixel_sq = (np.square(flat, out=squared) @ ones).reshape(h, w)
+        self.row_sum = np.take(pixel_sum, columns, axis=1, mode="clip").reshape(h, grid.nx, nb) @ wx
+        self.row_sq = np.take(pixel_sq, columns, axis=1, mode="clip").reshape(h, grid.nx, nb) @ (wx * wx)
+        self.wy = [np.float32(v) for v in wy]
+        self.grid = grid
+
+    def _rows(self, by, i0, i1):
+        r = self.row0 + by * self.row_shift + self.row_step * i0
+        return slice(r, r + self.row_step * (i1 - i0 - 1) + 1, self.row_step)
+
+    def fill(self, blocks, i0, i1):
+        """Write bins of descriptor rows i0..i1-1 into ``blocks`` (i1-i0, nx, nb, nb, T)."""
+        nb, nx = self.grid.num_bins, self.grid.nx
+        run = self.expanded.shape[2]
+        item = self.expanded.itemsize
+        first = self.expanded[self.row0 + self.row_step * i0:]
+        # One copy through a 4-D view (descriptor row, column, bin row, run): far fewer
+        # iterator steps than a copy per bin row.
+        view = np.lib.stride_tricks.as_strided(
+            first, shape=(i1 - i0, nx, nb, run),
+            strides=(self.row_step * nx * run * item, run * item, self.row_shift * nx * run * item, item),
+            writeable=False)
+        flat = blocks.reshape(i1 - i0, nx, nb, run)
+        flat[...] = view
+        flat *= self.weights
+
+    def sums(self, i0, i1):
+        """Sum and sum of squares of each descriptor of rows i0..i1-1; each (i1-i0, nx)."""
+        total = np.zeros((i1 - i0, self.grid.nx), np.float32)
+        squares = np.zeros_like(total)
+        for by in range(self.grid.num_bins):
+            rows = self._rows(by, i0, i1)
+            total += self.wy[by] * self.row_sum[rows]
+            squares += (self.wy[by] * self.wy[by]) * self.row_sq[rows]
+        return total, squares
+
+
+class _PerBinKernelBins:
+    """Spatial binning with a different kernel per bin (the Gaussian window)."""
+
+    def __init__(self, planes, grid: DenseGrid, y_kernels, x_kernels):
+        nb, b, step = grid.num_bins, grid.bin_size, grid.step
+        ys = grid.y0 + step * np.arange(grid.ny)
+        xs = grid.x0 + step * np.arange(grid.nx)
+        self.full = np.empty((grid.ny, grid.nx, nb, nb, planes.shape[2]), np.float32)
         rows = _WORKSPACE.get("rows", (grid.ny,) + planes.shape[1:])
-        np.take(sy, ys + by * b, axis=0, out=rows, mode="clip")
-        for bx in range(nb):
-            np.multiply(_smooth(rows, x_kernels[bx], 1, "smooth_x")[:, xs + bx * b], wy[by] * wx[bx],
-                        out=out[:, :, by, bx, :])
-    return out
+        for by in range(nb):
+            np.take(_smooth(planes, y_kernels[by], 0, "smooth_y"), ys + by * b, axis=0, out=rows, mode="clip")
+            for bx in range(nb):
+                self.full[:, :, by, bx, :] = _smooth(rows, x_kernels[bx], 1, "smooth_x")[:, xs + bx * b]
+
+    def fill(self, blocks, i0, i1):
+        blocks[...] = self.full[i0:i1]
+
+    def sums(self, i0, i1):
+        return None
 
 
-def _normalize(descriptors: np.ndarray, vlfeat_math: bool = False) -> np.ndarray:
+def _normalize(descriptors: np.ndarray, vlfeat_math: bool = False, squared: np.ndarray | None = None) -> np.ndarray:
     """L2-normalise, clamp at 0.2, L2-normalise, in place.
 
     VLFeat divides by ``n1 = sqrt(sum d^2) + eps``, clamps at 0.2 and divides by
     ``n2 = sqrt(sum clamped^2) + eps``, where its square root returns 0 below 1e-8.  With
     exact math the same result takes fewer passes: ``m = min(d, 0.2 n1)`` scaled by
-    ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm).
+    ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm).  ``squared``
+    (optional) holds the squared norms of the rows, when known.
     """
     if vlfeat_math:
         for _ in range(2):
@@ -346,7 +412,8 @@ def _normalize(descriptors: np.ndarray, vlfeat_math: bool = False) -> np.ndarray
             if _ == 0:
                 np.minimum(descriptors, CLAMP, out=descriptors)
         return descriptors
-    squared = np.einsum("ij,ij->i", descriptors, descriptors)
+    if squared is None:
+        squared = np.einsum("ij,ij->i", descriptors, descriptors)
     n1 = np.where(squared < np.float32(1e-8), np.float32(0), np.sqrt(squared)) + VL_EPSILON_F
     np.minimum(descriptors, (CLAMP * n1)[:, None], out=descriptors)
     n2 = np.sqrt(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F * n1
@@ -356,7 +423,8 @@ def _normalize(descriptors: np.ndarray, vlfeat_math: bool = False) -> np.ndarray
 
 def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bool = True,
                window_size: float = 2.0, num_bins: int = 4, num_orientations: int = 8,
-               contrast_threshold: float | None = None, vlfeat_math: bool | None = None):
+               contrast_threshold: float | None = None, vlfeat_math: bool | None = None,
+               out: np.ndarray | None = None):
     """Dense SIFT descriptors of a grayscale image, as VLFeat's ``vl_dsift``.
 
     Parameters
@@ -384,6 +452,9 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
         Gaussian window (then descriptors equal VLFeat's to float rounding), exact math with
         the flat window (equally close there, because VLFeat's integral-image filter adds
         rounding noise of its own, and faster).
+    out : ndarray of shape (n, num_bins**2 * num_orientations), float32, optional
+        Where to write the descriptors (rows must be contiguous; e.g. a column block of a
+        wider array); ``n`` is given by :func:`dense_grid`.
 
     Returns
     -------
@@ -407,13 +478,33 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     window = _window(bin_size, num_bins, window_size)
     if fast:
         weight = window.mean(axis=1, dtype=np.float32)  # VLFeat: mean of the window over the bin
-        blocks = _pool(planes, grid, [triangle] * num_bins, [triangle] * num_bins, bin_weights=(weight, weight))
+        bins = _SharedKernelBins(planes, grid, triangle, weight, weight)
     else:
         kernels = [triangle * window[i] for i in range(num_bins)]
-        blocks = _pool(planes, grid, kernels, kernels)
-    descriptors = blocks.reshape(grid.ny * grid.nx, -1)
-    contrast = descriptors.sum(axis=1, dtype=np.float32) / np.float32(grid.span * grid.span)
-    _normalize(descriptors, vlfeat_math)
+        bins = _PerBinKernelBins(planes, grid, kernels, kernels)
+    n, dim = grid.ny * grid.nx, num_bins * num_bins * num_orientations
+    if out is None:
+        descriptors = np.empty((n, dim), np.float32)
+    else:
+        if out.shape != (n, dim) or out.dtype != np.float32 or out.strides[1] != 4:
+            raise ValueError(f"out: expected a float32 array of shape {(n, dim)} with contiguous rows, "
+                             f"got {out.dtype} {out.shape}")
+        descriptors = out
+    contrast = np.empty(n, np.float32)
+    rows_per_chunk = max(1, _CHUNK_VALUES // (grid.nx * dim))
+    for i0 in range(0, grid.ny, rows_per_chunk):
+        i1 = min(grid.ny, i0 + rows_per_chunk)
+        chunk = descriptors[i0 * grid.nx: i1 * grid.nx]
+        bins.fill(chunk.reshape(i1 - i0, grid.nx, num_bins, num_bins, num_orientations), i0, i1)
+        sums = bins.sums(i0, i1)
+        if sums is None:
+            np.matmul(chunk, np.ones(dim, np.float32), out=contrast[i0 * grid.nx: i1 * grid.nx])
+            squared = None
+        else:
+            contrast[i0 * grid.nx: i1 * grid.nx] = sums[0].ravel()
+            squared = sums[1].ravel()
+        _normalize(chunk, vlfeat_math, squared)
+    contrast /= np.float32(grid.span * grid.span)
     if contrast_threshold is not None:
         descriptors[contrast < contrast_threshold] = 0
     xs, ys = grid.centers()
@@ -504,29 +595,35 @@ def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast
     else:
         rgb = im if im.ndim == 3 else np.repeat(im[:, :, None], 3, axis=2)
         channels = {"rgb": lambda x: x, "hsv": rgb_to_hsv, "opponent": rgb_to_opponent}[color](rgb)
-    all_frames, all_descriptors = [], []
     largest = max(sizes)
-    for size in sizes:
-        offset = int(np.floor(1 + 1.5 * (largest - size))) - 1  # vl_phow's 1-based bound, made 0-based
+    h, w, n_channels = channels.shape
+    offsets = [int(np.floor(1 + 1.5 * (largest - size))) - 1 for size in sizes]  # vl_phow's 1-based bound, 0-based
+    grids = [dense_grid(h, w, step=step, bin_size=size, bounds=(off, off, np.inf, np.inf))
+             for size, off in zip(sizes, offsets)]
+    counts = [g.nx * g.ny for g in grids]
+    frames = np.empty((sum(counts), 4))
+    descriptors = np.empty((sum(counts), 128 * n_channels), np.float32)
+    start = 0
+    for size, off, count in zip(sizes, offsets, counts):
+        rows = slice(start, start + count)
         smoothed = smooth_gaussian(channels, size / magnif).reshape(channels.shape)
-        per_channel = [dense_sift(smoothed[:, :, k], step=step, bin_size=size, bounds=(offset, offset, np.inf, np.inf),
-                                  fast=fast, window_size=window_size, vlfeat_math=vlfeat_math)
-                       for k in range(channels.shape[2])]
-        frames = per_channel[0][0]
+        contrasts = []
+        for k in range(n_channels):
+            f, _ = dense_sift(smoothed[:, :, k], step=step, bin_size=size, bounds=(off, off, np.inf, np.inf),
+                              fast=fast, window_size=window_size, vlfeat_math=vlfeat_math,
+                              out=descriptors[rows, 128 * k: 128 * (k + 1)])
+            contrasts.append(f[:, 2])
+            if k == 0:
+                frames[rows] = f
         if color == "rgb":
-            contrast = np.mean([f[:, 2] for f, _ in per_channel], axis=0)
+            frames[rows, 2] = np.mean(contrasts, axis=0)
         elif color == "hsv":
-            contrast = per_channel[2][0][:, 2]
-        else:
-            contrast = frames[:, 2]
-        descriptors = np.concatenate([d for _, d in per_channel], axis=1)
-        descriptors[contrast < contrast_threshold] = 0
-        frames = frames.copy()
-        frames[:, 2] = contrast
-        frames[:, 3] = size
-        all_frames.append(frames)
-        all_descriptors.append(descriptors)
-    return np.concatenate(all_frames), np.concatenate(all_descriptors)
+            frames[rows, 2] = contrasts[2]
+        frames[rows, 3] = size
+        low = np.flatnonzero(frames[rows, 2] < contrast_threshold)
+        descriptors[start + low] = 0
+        start += count
+    return frames, descriptors
 
 
 def to_vlfeat_uint8(descriptors) -> np.ndarray:
