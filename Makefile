@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test bench demo clean
+.PHONY: setup test bench reference clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench
+
+# Optional: VLFeat itself as the reference for the descriptor tests and benchmark
+# (Debian's libvlfeat-dev + PyPI's cyvlfeat; needs root for apt-get).
+reference: $(STAMP)
+	command -v apt-get >/dev/null && (test -e /usr/include/vl/dsift.h || (apt-get update -qq && apt-get install -y -qq libvlfeat-dev))
+	$(PY) -m pip install --quiet cython setuptools wheel
+	CFLAGS=-I/usr/include LDFLAGS="-L/usr/lib/$$(gcc -print-multiarch) -lvl" \
+	  $(PY) -m pip install --quiet --no-build-isolation cyvlfeat
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
