@@ -75,21 +75,22 @@ class DenseSIFT(TransformerMixin, BaseEstimator):
     ----------
     step, bin_size, fast, window_size, contrast_threshold, vlfeat_math :
         As :func:`features.dsift.dense_sift`.
-    smoothing : float or None
-        Pre-smooth with sigma ``bin_size / smoothing`` (VLFeat's magnification; 6 as in
-        PHOW); None for no smoothing.
+    magnif : float or None
+        Pre-smooth with :func:`features.dsift.smooth_gaussian` of sigma ``bin_size /
+        magnif`` (as PHOW does with 6; SIFT's own magnification is 3); None (default) for
+        no smoothing, as ``vl_dsift``.
     max_side : int or None
         Shrink images so that their longest side is at most this many pixels.
     """
 
     def __init__(self, *, step=4, bin_size=8, fast=True, window_size=2.0, contrast_threshold=None,
-                 smoothing=None, max_side=None, vlfeat_math=None):
+                 magnif=None, max_side=None, vlfeat_math=None):
         self.step = step
         self.bin_size = bin_size
         self.fast = fast
         self.window_size = window_size
         self.contrast_threshold = contrast_threshold
-        self.smoothing = smoothing
+        self.magnif = magnif
         self.max_side = max_side
         self.vlfeat_math = vlfeat_math
 
@@ -102,8 +103,8 @@ class DenseSIFT(TransformerMixin, BaseEstimator):
         """Local features of one image (array or path)."""
         gray = _gray(_as_image(image, self.max_side))
         gray = as_float_image(gray)
-        if self.smoothing:
-            gray = dsift.smooth_gaussian(gray, self.bin_size / self.smoothing)
+        if self.magnif:
+            gray = dsift.smooth_gaussian(gray, self.bin_size / self.magnif)
         frames, desc = dsift.dense_sift(gray, step=self.step, bin_size=self.bin_size, fast=self.fast,
                                         window_size=self.window_size, contrast_threshold=self.contrast_threshold,
                                         vlfeat_math=self.vlfeat_math)
