@@ -1,0 +1,212 @@
+r"""Image signatures from local descriptors: bag of words, soft assignment, VLAD, Fisher vectors.
+
+All encoders are pure functions of one image's descriptors (``(n, D)``) and the learned
+vocabulary; :func:`spatial_pyramid` applies one per pyramid cell and concatenates.
+
+Bag of visual words (hard assignment)
+    Histogram of the nearest word of each descriptor, length K.
+Kernel codebook (soft assignment, van Gemert et al. 2008)
+    Each descriptor spreads ``exp(-d^2 / 2 sigma^2)`` over its ``n_neighbors`` nearest
+    words, normalised to sum 1 per descriptor.
+VLAD (Jegou et al. 2010)
+    ``v_k = sum over descriptors whose nearest word is k of (x - c_k)``, K x D values
+    (word-major), then signed square root and L2 normalisation (as for Fisher vectors).
+Improved Fisher vector (Perronnin, Sanchez & Mensink 2010), VLFeat's ``vl_fisher``
+    With posteriors ``q_ik`` (computed by matrix products; entries below 1e-6 and
+    components with priors below 1e-6 are skipped, as VLFeat does)
+
+    .. math::  u_k = \frac{1}{n\sqrt{\pi_k}} \sum_i q_{ik} \frac{x_i - \mu_k}{\sigma_k},\qquad
+               v_k = \frac{1}{n\sqrt{2\pi_k}} \sum_i q_{ik}
+               \left[\left(\frac{x_i - \mu_k}{\sigma_k}\right)^2 - 1\right]
+
+    laid out as ``[u_1 .. u_K, v_1 .. v_K]`` (2KD values, VLFeat's layout and sign), then
+    (``improved``) the signed square root and L2 normalisation (norm floored at 1e-12).
+    In float64 the sums come from three matrix products (``q^T 1``, ``q^T x``,
+    ``q^T x^2``); in float32 that expansion of ``(x - mu)^2`` would cancel badly, so the
+    residuals are accumulated over the non-zero posteriors only (they are sparse), as
+    VLFeat does.
+    scikit-image's ``fisher_vector`` differs: it prepends K prior gradients and its
+    variance block has the opposite sign; :func:`from_skimage_layout` converts.
+
+Spatial pyramids
+    A layout ``"RxC"`` splits the image into R rows and C columns of equal cells (so
+    ``"3x1"`` is three horizontal stripes); ``"1x1+2x2+3x1"`` concatenates layouts.  A
+    descriptor belongs to the cell holding its centre ``(x, y)``.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .codebook import assign_nearest, relative_likelihoods, squared_distances
+
+_LAYOUT = re.compile(r"^(\d+)x(\d+)$")
+_FV_CHUNK = 4096
+
+
+# --------------------------------------------------------------------------- encoders
+def bow_histogram(descriptors, vocabulary) -> np.ndarray:
+    """Hard-assignment histogram of word counts; (K,) float64 (unnormalised)."""
+    k = len(vocabulary)
+    if len(descriptors) == 0:
+        return np.zeros(k)
+    return np.bincount(assign_nearest(descriptors, vocabulary), minlength=k).astype(np.float64)
+
+
+def soft_histogram(descriptors, vocabulary, *, sigma: float, n_neighbors: int = 5) -> np.ndarray:
+    """Kernel-codebook histogram (each descriptor's weights sum to 1); (K,) float64."""
+    k = len(vocabulary)
+    x = np.asarray(descriptors, np.float64)
+    if len(x) == 0:
+        return np.zeros(k)
+    d2 = squared_distances(x, np.asarray(vocabulary, np.float64))
+    m = min(n_neighbors, k)
+    nearest = np.argpartition(d2, m - 1, axis=1)[:, :m]
+    near_d2 = np.take_along_axis(d2, nearest, axis=1)
+    w = np.exp(-(near_d2 - near_d2.min(axis=1, keepdims=True)) / (2 * sigma * sigma))
+    w /= w.sum(axis=1, keepdims=True)
+    return np.bincount(nearest.ravel(), weights=w.ravel(), minlength=k)
+
+
+def _power_l2(v: np.ndarray) -> np.ndarray:
+    v = np.sign(v) * np.sqrt(np.abs(v))
+    return v / max(float(np.sqrt(np.dot(v, v))), 1e-12)
+
+
+def vlad(descriptors, vocabulary, *, normalize: bool = True) -> np.ndarray:
+    """VLAD: per-word sums of residuals; (K * D,), word-major; signed sqrt + L2 if ``normalize``."""
+    c = np.asarray(vocabulary, np.float64)
+    x = np.asarray(descriptors, np.float64)
+    out = np.zeros_like(c)
+    if len(x):
+        nearest = assign_nearest(x, c)
+        np.add.at(out, nearest, x)
+        out -= np.bincount(nearest, minlength=len(c))[:, None] * c
+    out = out.ravel()
+    return _power_l2(out) if normalize and out.any() else out
+
+
+def fisher_vector(descriptors, means, covariances, priors, *, improved: bool = True) -> np.ndarray:
+    """Fisher vector of one image, equal to VLFeat's ``vl_fisher`` (see the module docstring).
+
+    Parameters
+    ----------
+    descriptors : array_like of shape (n, D)
+        float32 or float64; the result has the same dtype.
+    means, covariances : array_like of shape (K, D)
+    priors : array_like of shape (K,)
+    improved : bool
+        Signed square root and L2 normalisation (``vl_fisher(..., 'Improved')``).
+
+    Returns
+    -------
+    ndarray of shape (2 * K * D,)
+        ``[u_1 .. u_K, v_1 .. v_K]``.
+    """
+    x = np.asarray(descriptors)
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    x = np.ascontiguousarray(x, dtype)
+    mu = np.asarray(means, np.float64)
+    var = np.asarray(covariances, np.float64)
+    pi = np.asarray(priors, np.float64)
+    k, d = mu.shape
+    if x.ndim != 2 or x.shape[1] != d:
+        raise ValueError(f"descriptors: expected shape (n, {d}), got {x.shape}")
+    n = len(x)
+    if n == 0:
+        return np.zeros(2 * k * d, dtype)
+    sigma = np.sqrt(var)
+    weights, totals, _ = relative_likelihoods(x, mu, var, pi)
+    if dtype == np.float64:
+        # float64: the moments from three matrix products are exact to ~1e-12.
+        q = weights / totals[:, None]
+        q[q < 1e-6] = 0
+        q[:, pi < 1e-6] = 0
+        s0 = q.sum(axis=0)
+        s1 = q.T @ x
+        s2 = q.T @ (x * x)
+        u = (s1 - s0[:, None] * mu) / sigma
+        v = (s2 - 2 * mu * s1 + s0[:, None] * mu * mu) / var - s0[:, None]
+    else:
+        # float32: expanding (x - mu)^2 would cancel badly, so accumulate residuals over
+        # the (sparse) posteriors >= 1e-6 only, as VLFeat does, in chunks.
+        u = np.zeros((k, d))
+        v = np.zeros((k, d))
+        inv_sigma = (1.0 / sigma).astype(np.float32)
+        mu32 = mu.astype(np.float32)
+        skip = pi < 1e-6
+        for start in range(0, n, _FV_CHUNK):
+            block = weights[start: start + _FV_CHUNK]
+            limit = (np.float32(1e-6) * totals[start: start + _FV_CHUNK])[:, None]
+            keep = block >= limit
+            if skip.any():
+                keep[:, skip] = False
+            flat = np.flatnonzero(keep.ravel())   # much faster than np.nonzero on 2-D arrays
+            if not len(flat):
+                continue
+            rows, comps = np.divmod(flat, k)
+            order = np.argsort(comps, kind="stable")
+            rows, comps = rows[order], comps[order]
+            weight = (block[rows, comps] / totals[start + rows]).astype(np.float32)[:, None]
+            diff = (x[start + rows] - mu32[comps]) * inv_sigma[comps]
+            starts = np.flatnonzero(np.r_[True, comps[1:] != comps[:-1]])
+            used = comps[starts]
+            u[used] += np.add.reduceat(weight * diff, starts, axis=0)
+            v[used] += np.add.reduceat(weight * (diff * diff - 1), starts, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u /= (n * np.sqrt(pi))[:, None]
+        v /= (n * np.sqrt(2 * pi))[:, None]
+    u[pi < 1e-6] = 0
+    v[pi < 1e-6] = 0
+    out = np.concatenate([u.ravel(), v.ravel()])
+    if improved:
+        out = _power_l2(out)
+    return out.astype(dtype)
+
+
+def from_skimage_layout(fv_skimage, n_components: int, dim: int) -> np.ndarray:
+    """Convert scikit-image's ``fisher_vector`` (K prior gradients, then means, then
+    variances of the opposite sign) to VLFeat's layout ``[u; v]`` (drops the priors)."""
+    fv = np.asarray(fv_skimage)
+    k, d = n_components, dim
+    if fv.shape != (k + 2 * k * d,):
+        raise ValueError(f"expected {k + 2 * k * d} values (K + 2KD), got {fv.shape}")
+    return np.concatenate([fv[k: k + k * d], -fv[k + k * d:]])
+
+
+# --------------------------------------------------------------------------- pyramids
+def parse_layout(layout: str) -> list[tuple[int, int]]:
+    """``"1x1+2x2+3x1"`` to ``[(1, 1), (2, 2), (3, 1)]`` (rows, columns)."""
+    cells = []
+    for part in str(layout).replace(" ", "").split("+"):
+        m = _LAYOUT.match(part)
+        if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+            raise ValueError(f"layout: expected parts like '2x2' joined by '+', got {layout!r}")
+        cells.append((int(m.group(1)), int(m.group(2))))
+    return cells
+
+
+def pyramid_cells(frames, image_size, layout: str) -> list[np.ndarray]:
+    """Descriptor indices of every pyramid cell, layouts in order, cells row-major."""
+    f = np.asarray(frames, np.float64)
+    h, w = image_size
+    out = []
+    for rows, cols in parse_layout(layout):
+        r = np.clip((f[:, 1] * rows / h).astype(np.int64), 0, rows - 1)
+        c = np.clip((f[:, 0] * cols / w).astype(np.int64), 0, cols - 1)
+        cell = r * cols + c
+        order = np.argsort(cell, kind="stable")
+        bounds = np.searchsorted(cell[order], np.arange(rows * cols + 1))
+        out.extend(order[bounds[i]: bounds[i + 1]] for i in range(rows * cols))
+    return out
+
+
+def n_pyramid_cells(layout: str) -> int:
+    return sum(r * c for r, c in parse_layout(layout))
+
+
+def spatial_pyramid(encode, descriptors, frames, image_size, layout: str = "1x1") -> np.ndarray:
+    """Concatenate ``encode(descriptors of cell)`` over the cells of ``layout``."""
+    x = np.asarray(descriptors)
+    return np.concatenate([encode(x[idx]) for idx in pyramid_cells(frames, image_size, layout)])
