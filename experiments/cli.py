@@ -13,7 +13,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classical ILSVRC baselines and the exact official ILSVRC evaluation.")
     sub = parser.add_subparsers(dest="command", required=True)
     ilsvrc_cli.add_commands(sub)
+    run = sub.add_parser("run", help="run a named experiment (extract, encode, train, score, report)",
+                         description="Run an experiment configuration (experiments/configs/*.toml).")
+    run.add_argument("config", metavar="CONFIG", help="TOML experiment file")
+    run.add_argument("--data", metavar="DIR", help="data folder (default: the config's data.path)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a setting (TOML value syntax), repeatable")
+    run.add_argument("--output", metavar="DIR", help="where runs/<name>/ goes (default: run.output)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_run_experiment)
     return parser
+
+
+def _run_experiment(args) -> int:
+    from .config import load_config
+    from .runner import run_experiment
+
+    cfg = load_config(args.config, args.overrides)
+    summary = run_experiment(cfg, args.data, output=args.output, progress=not args.quiet)
+    pub = summary["published"]
+    print(f"{cfg.name}: {summary['n_classes']} classes, {len(cfg.data.seeds)} split(s), {summary['seconds']} s")
+    print(f"{'setting':<30}{'accuracy':>10}{'+-':>8}" + "".join(f"{'top-' + str(k) + ' err':>11}" for k in range(1, 6)))
+    for v in summary["variants"]:
+        label = "this configuration" if v["sweep_value"] is None else f"{cfg.sweep.key}={v['sweep_value']}"
+        print(f"{label:<30}{v['accuracy_mean']:>10.4f}{v['accuracy_std']:>8.4f}"
+              + "".join(f"{e:>11.4f}" for e in v["top_k_error_mean"]))
+    if pub["value"]:
+        print(f"{'published (' + pub['setting'] + ')':<30}{pub['value']:>10.4f}   {pub['source']}")
+    out = (args.output or cfg.run.output) + "/" + cfg.name
+    print(f"report: {out}/report.md")
+    return 0
 
 
 def main(argv=None) -> int:

@@ -100,3 +100,17 @@ def hierarchical_costs(pred, gt, cost_matrix, k_max: int = K_MAX) -> np.ndarray:
     valid = gt > 0
     total = (best * valid[:, :, None]).sum(axis=1)
     return total / valid.sum(axis=1)[:, None]
+
+
+def mean_per_class_accuracy(predicted, true, n_classes: int | None = None) -> float:
+    """Mean over classes of the fraction of each class's images predicted correctly
+    (the Caltech-101 measure); classes without test images are left out."""
+    predicted = np.asarray(predicted)
+    true = np.asarray(true)
+    if predicted.shape != true.shape:
+        raise ValueError(f"predicted {predicted.shape} and true {true.shape} labels differ in shape")
+    n = int(max(true.max(initial=-1), predicted.max(initial=-1)) + 1) if n_classes is None else n_classes
+    counts = np.bincount(true, minlength=n)
+    hits = np.bincount(true[predicted == true], minlength=n)
+    present = counts > 0
+    return float(np.mean(hits[present] / counts[present]))

@@ -1,0 +1,225 @@
+"""Experiment configurations: frozen dataclasses loaded strictly from TOML.
+
+An unknown section or key, or a value of the wrong type, is an error that names the file
+and the key; ``--set section.key=value`` overrides (the value in TOML syntax) are checked
+the same way.  Every number that changes results is a named field here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ilsvrc.errors import InputError
+
+
+@dataclass(frozen=True)
+class Published:
+    """The published number a configuration reproduces."""
+
+    value: float = 0.0
+    metric: str = "mean_per_class_accuracy"
+    spread: float = 0.0
+    source: str = ""
+    setting: str = ""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    layout: str = "folders"            # "folders" (Caltech style) or "ilsvrc"
+    path: str = ""                     # default for --data; relative paths are relative to the config
+    classes: tuple = ()                # restrict to these class folders (empty: all)
+    n_train: int = 15
+    n_test: int = 15                   # per class; 0 means all remaining images
+    seeds: tuple = (0,)                # one split per seed; results are averaged
+    max_side: int = 480                # shrink images to this longest side (0: keep)
+    ground_truth: str = ""             # ILSVRC layout: validation ground truth
+    meta: str = ""                     # ILSVRC layout: devkit meta file
+    train_per_class: int = 0           # ILSVRC layout: subsample training images (0: all)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    kind: str = "phow"                 # "phow" or "dsift"
+    step: int = 3
+    sizes: tuple = (4, 6, 8, 10)       # PHOW bin sizes
+    bin_size: int = 8                  # dense SIFT bin size
+    color: str = "gray"                # PHOW colour variant
+    fast: bool = True                  # flat window
+    window_size: float = 1.5
+    magnif: float = 6.0                # pre-smoothing sigma = bin size / magnif (dsift: 0 = none)
+    contrast_threshold: float = 0.005
+    root_sift: bool = False
+    pca_components: int = 0            # 0: no PCA
+    pca_whiten: bool = False
+    spatial: bool = False              # append (x, y) to each descriptor
+    samples_per_image: int = 2000      # descriptors kept per training image to learn the vocabulary/PCA
+
+
+@dataclass(frozen=True)
+class EncodingConfig:
+    kind: str = "bow"                  # "bow", "vlad" or "fisher"
+    layout: str = "1x1"                # spatial pyramid, e.g. "1x1+2x2+4x4"
+    n_words: int = 600                 # bow / vlad vocabulary size
+    assignment: str = "hard"           # bow: "hard" or "soft"
+    normalize: str = "l1"              # bow: "l1", "l1_per_cell" or "none"
+    level_weights: tuple = ()          # bow: per-layout weights (empty: none)
+    n_components: int = 256            # fisher: GMM size
+    em_iter: int = 20
+    kmeans_iter: int = 25
+    max_descriptors: int = 100_000     # descriptors sampled to learn the vocabulary / GMM
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    feature_map: str = "none"          # "none", "chi2" (additive chi2 map) or "hellinger"
+    C: tuple = (10.0,)                 # several values: chosen on a validation split
+    solver: str = "liblinear"          # linear kernel: "liblinear" or "sgd"
+    validation_fraction: float = 0.25
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    n_jobs: int = 2
+    cache: str = "cache"               # content- and config-keyed cache folder (relative to the working dir)
+    output: str = "runs"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    key: str = ""                      # e.g. "encoding.n_words"
+    values: tuple = ()
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    description: str = ""
+    published: Published = field(default_factory=Published)
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    source_path: str = ""
+
+    def section_hash(self, *names) -> str:
+        """Content hash of some sections (cache keys depend only on what changes results)."""
+        payload = {n: dataclasses.asdict(getattr(self, n)) for n in names}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out.pop("source_path")
+        return out
+
+
+_SECTIONS = {"published": Published, "data": DataConfig, "features": FeatureConfig, "encoding": EncodingConfig,
+             "classifier": ClassifierConfig, "run": RunConfig, "sweep": SweepConfig}
+_TOP = {"name", "description"}
+
+
+def _coerce(value, annotation, where: str, path: str):
+    """Check ``value`` against a field's declared type; tuples accept lists."""
+    kind = annotation if isinstance(annotation, type) else None
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    expected = {"int": int, "float": float, "bool": bool, "str": str, "tuple": tuple}.get(name, kind)
+    if expected is tuple:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(items)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool) or expected is not None and not isinstance(value, expected):
+        raise InputError(f"expected {name}, got {type(value).__name__} {value!r}", path=path, field=where)
+    return value
+
+
+def _build(cls, table: dict, section: str, path: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise InputError(f"unknown key(s) {unknown}; known: {sorted(fields)}", path=path, field=section)
+    values = {k: _coerce(v, fields[k].type, f"{section}.{k}", path) for k, v in table.items()}
+    return cls(**values)
+
+
+def load_config(path, overrides=()) -> ExperimentConfig:
+    """Read a TOML experiment file, apply ``section.key=value`` overrides, validate strictly."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError("configuration file not found", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", path=path) from None
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise InputError(f"--set expects section.key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        section, name = key.strip().split(".", 1)
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()            # a bare word is a string
+        raw.setdefault(section, {})[name] = value
+    unknown = sorted(set(raw) - _TOP - set(_SECTIONS))
+    if unknown:
+        raise InputError(f"unknown section(s) {unknown}; known: {sorted(_TOP | set(_SECTIONS))}", path=path)
+    if "name" not in raw or not isinstance(raw["name"], str):
+        raise InputError("expected a string 'name'", path=path, field="name")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise InputError("expected a table", path=path, field=name)
+        sections[name] = _build(cls, table, name, path)
+    cfg = ExperimentConfig(name=raw["name"], description=str(raw.get("description", "")), source_path=path,
+                           **sections)
+    _validate(cfg, path)
+    return cfg
+
+
+def _validate(cfg: ExperimentConfig, path: str) -> None:
+    checks = [
+        (cfg.data.layout in ("folders", "ilsvrc"), "data.layout", "'folders' or 'ilsvrc'"),
+        (cfg.features.kind in ("phow", "dsift"), "features.kind", "'phow' or 'dsift'"),
+        (cfg.encoding.kind in ("bow", "vlad", "fisher"), "encoding.kind", "'bow', 'vlad' or 'fisher'"),
+        (cfg.classifier.feature_map in ("none", "chi2", "hellinger"), "classifier.feature_map",
+         "'none', 'chi2' or 'hellinger'"),
+        (cfg.data.n_train >= 1, "data.n_train", "a positive integer"),
+        (len(cfg.data.seeds) >= 1, "data.seeds", "at least one seed"),
+        (all(c > 0 for c in cfg.classifier.C), "classifier.C", "positive values"),
+    ]
+    for ok, key, expected in checks:
+        if not ok:
+            raise InputError(f"expected {expected}", path=path, field=key)
+    from features.encoding import parse_layout
+
+    try:
+        parse_layout(cfg.encoding.layout)
+    except ValueError as exc:
+        raise InputError(str(exc), path=path, field="encoding.layout") from None
+    if cfg.sweep.key:
+        section, _, name = cfg.sweep.key.partition(".")
+        if section not in _SECTIONS or name not in {f.name for f in dataclasses.fields(_SECTIONS[section])}:
+            raise InputError(f"unknown key {cfg.sweep.key!r}", path=path, field="sweep.key")
+
+
+def with_value(cfg: ExperimentConfig, key: str, value) -> ExperimentConfig:
+    """A copy of ``cfg`` with ``section.key`` set (used by sweeps)."""
+    section, name = key.split(".", 1)
+    sub = getattr(cfg, section)
+    fields = {f.name: f for f in dataclasses.fields(sub)}
+    new = dataclasses.replace(sub, **{name: _coerce(value, fields[name].type, key, cfg.source_path)})
+    return dataclasses.replace(cfg, **{section: new})
+

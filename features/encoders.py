@@ -1,0 +1,207 @@
+"""scikit-learn estimators that turn each image's local features into one vector.
+
+``fit`` learns the vocabulary (k-means) or the GMM on a seeded sample of the training
+descriptors; ``transform`` maps a list of :class:`features.local.LocalFeatures` to an
+array of shape (n_images, n_features), one row per image, through the pure functions of
+:mod:`features.encoding` over the cells of a spatial pyramid.  Parameters are stored
+verbatim; fitted state ends in ``_``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import encoding
+from .codebook import fit_gmm, kmeans
+from .local import _features_list, _sample_descriptors
+
+
+class _PyramidEncoder(TransformerMixin, BaseEstimator):
+    def _check_layout(self):
+        encoding.parse_layout(self.layout)
+
+    def _encode_all(self, X, encode_one):
+        rows = []
+        for f in _features_list(X, type(self).__name__):
+            rows.append(encoding.spatial_pyramid(encode_one, f.descriptors, f.frames, f.image_size, self.layout))
+        return np.vstack(rows) if rows else np.zeros((0, 0))
+
+
+class BagOfWords(_PyramidEncoder):
+    """Bag of visual words over a spatial pyramid (Lazebnik 2006; VLFeat's phow_caltech101).
+
+    Parameters
+    ----------
+    n_words : int
+        Vocabulary size (k-means on ``max_descriptors`` sampled training descriptors).
+    layout : str
+        Spatial pyramid, e.g. ``"1x1+2x2+4x4"`` (see :func:`features.encoding.parse_layout`).
+    assignment : {"hard", "soft"}
+        Nearest word, or kernel codebook over the ``n_neighbors`` nearest words.
+    soft_sigma : float or None
+        Kernel width for soft assignment (default: the median nearest-word distance).
+    n_neighbors : int
+    normalize : {"l1", "l1_per_cell", "none"}
+        Divide the whole histogram by its total count (VLFeat's phow_caltech101), each cell
+        by its own, or not at all.
+    level_weights : sequence of float or None
+        Multiply each layout's cells by a weight (Lazebnik's pyramid match weights, e.g.
+        ``(0.25, 0.25, 0.5)`` for 1x1+2x2+4x4).
+    max_descriptors, kmeans_iter, random_state :
+        Vocabulary training.
+
+    Attributes
+    ----------
+    vocabulary_ : ndarray of shape (n_words, D)
+    soft_sigma_ : float or None
+    """
+
+    def __init__(self, *, n_words=600, layout="1x1", assignment="hard", soft_sigma=None, n_neighbors=5,
+                 normalize="l1", level_weights=None, max_descriptors=100_000, kmeans_iter=25, random_state=0):
+        self.n_words = n_words
+        self.layout = layout
+        self.assignment = assignment
+        self.soft_sigma = soft_sigma
+        self.n_neighbors = n_neighbors
+        self.normalize = normalize
+        self.level_weights = level_weights
+        self.max_descriptors = max_descriptors
+        self.kmeans_iter = kmeans_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        self._check_layout()
+        if self.assignment not in ("hard", "soft"):
+            raise ValueError(f"assignment: expected 'hard' or 'soft', got {self.assignment!r}")
+        if self.normalize not in ("l1", "l1_per_cell", "none"):
+            raise ValueError(f"normalize: expected 'l1', 'l1_per_cell' or 'none', got {self.normalize!r}")
+        sample = _sample_descriptors(X, self.max_descriptors, self.random_state).astype(np.float32)
+        self.vocabulary_ = kmeans(sample, self.n_words, n_iter=self.kmeans_iter, random_state=self.random_state)
+        self.soft_sigma_ = None
+        if self.assignment == "soft":
+            if self.soft_sigma is not None:
+                self.soft_sigma_ = float(self.soft_sigma)
+            else:
+                from .codebook import squared_distances
+
+                probe = sample[: min(len(sample), 5000)]
+                self.soft_sigma_ = float(np.sqrt(np.median(squared_distances(probe, self.vocabulary_).min(axis=1))))
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "vocabulary_")
+        if self.assignment == "hard":
+            encode = lambda d: encoding.bow_histogram(d, self.vocabulary_)  # noqa: E731
+        else:
+            encode = lambda d: encoding.soft_histogram(d, self.vocabulary_, sigma=self.soft_sigma_,  # noqa: E731
+                                                       n_neighbors=self.n_neighbors)
+        hists = self._encode_all(X, encode)
+        k = self.n_words
+        cells = hists.reshape(len(hists), -1, k)
+        if self.normalize == "l1_per_cell":
+            cells /= np.maximum(cells.sum(axis=2, keepdims=True), 1e-12)
+        if self.level_weights is not None:
+            sizes = [r * c for r, c in encoding.parse_layout(self.layout)]
+            if len(self.level_weights) != len(sizes):
+                raise ValueError(f"level_weights: expected {len(sizes)} weights (one per layout), "
+                                 f"got {len(self.level_weights)}")
+            cells *= np.repeat(np.asarray(self.level_weights, np.float64), sizes)[None, :, None]
+        out = cells.reshape(len(hists), -1)
+        if self.normalize == "l1":
+            out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        return out.astype(np.float32)
+
+
+class VLADEncoder(_PyramidEncoder):
+    """VLAD over a spatial pyramid (per cell: residual sums, signed square root, L2).
+
+    Attributes
+    ----------
+    vocabulary_ : ndarray of shape (n_words, D)
+    """
+
+    def __init__(self, *, n_words=64, layout="1x1", max_descriptors=100_000, kmeans_iter=25, random_state=0):
+        self.n_words = n_words
+        self.layout = layout
+        self.max_descriptors = max_descriptors
+        self.kmeans_iter = kmeans_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        self._check_layout()
+        sample = _sample_descriptors(X, self.max_descriptors, self.random_state).astype(np.float32)
+        self.vocabulary_ = kmeans(sample, self.n_words, n_iter=self.kmeans_iter, random_state=self.random_state)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "vocabulary_")
+        out = self._encode_all(X, lambda d: encoding.vlad(d, self.vocabulary_))
+        return (out / np.sqrt(encoding.n_pyramid_cells(self.layout))).astype(np.float32)
+
+
+class FisherVectorEncoder(_PyramidEncoder):
+    """Improved Fisher vectors over a spatial pyramid (Perronnin et al. 2010; Chatfield et al. 2011).
+
+    Each cell's vector is VLFeat's improved FV (signed square root, L2); the concatenation
+    is divided by the square root of the number of cells so that it has unit norm.
+
+    Parameters
+    ----------
+    n_components : int
+        GMM components (K).
+    layout : str
+    max_descriptors, em_iter, kmeans_iter, covariance_floor, random_state :
+        GMM training on a seeded descriptor sample.
+    dtype : {"float32", "float64"}
+        Arithmetic of the encoding.
+
+    Attributes
+    ----------
+    means_, covariances_ : ndarray of shape (K, D)
+    priors_ : ndarray of shape (K,)
+    log_likelihood_ : list of float
+    """
+
+    def __init__(self, *, n_components=256, layout="1x1", max_descriptors=200_000, em_iter=20, kmeans_iter=10,
+                 covariance_floor=1e-4, dtype="float32", random_state=0):
+        self.n_components = n_components
+        self.layout = layout
+        self.max_descriptors = max_descriptors
+        self.em_iter = em_iter
+        self.kmeans_iter = kmeans_iter
+        self.covariance_floor = covariance_floor
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        self._check_layout()
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}")
+        sample = _sample_descriptors(X, self.max_descriptors, self.random_state).astype(np.float32)
+        gmm = fit_gmm(sample, self.n_components, max_iter=self.em_iter, kmeans_iter=self.kmeans_iter,
+                      covariance_floor=self.covariance_floor, random_state=self.random_state)
+        self.means_, self.covariances_, self.priors_ = gmm.means, gmm.covariances, gmm.priors
+        self.log_likelihood_ = gmm.log_likelihood
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "means_")
+        dtype = np.dtype(self.dtype)
+        out = self._encode_all(X, lambda d: encoding.fisher_vector(np.asarray(d, dtype), self.means_,
+                                                                    self.covariances_, self.priors_))
+        return (out / np.sqrt(encoding.n_pyramid_cells(self.layout))).astype(np.float32)
+
+
+class HellingerMap(TransformerMixin, BaseEstimator):
+    """Explicit feature map of the Hellinger (Bhattacharyya) kernel: element-wise square root
+    of non-negative (L1-normalised) histograms."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, np.float32)
+        if (X < 0).any():
+            raise ValueError("HellingerMap: expected non-negative histograms")
+        return np.sqrt(X)
