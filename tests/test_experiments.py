@@ -1,0 +1,179 @@
+"""Configurations, data sets, the classifier and the runner end to end on real images."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from experiments.config import load_config, with_value
+from experiments.cli import main
+from ilsvrc.datasets import ImageFolderDataset
+from ilsvrc.errors import InputError
+
+DEMO = ROOT / "data" / "caltech101_demo"
+
+
+def _write(tmp_path, text, name="exp.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_config_loads():
+    for path in sorted((ROOT / "experiments" / "configs").glob("*.toml")):
+        cfg = load_config(path)
+        assert cfg.name == path.stem
+        if cfg.name != "demo":
+            assert cfg.published.value > 0 and cfg.published.source, f"{path.name} must state its published number"
+
+
+def test_config_is_strict(tmp_path):
+    ok = _write(tmp_path, 'name = "x"\n[encoding]\nn_words = 50\n')
+    cfg = load_config(ok, ["encoding.layout=\"1x1+2x2\"", "classifier.C=[1, 10]", "data.seeds=[3]"])
+    assert (cfg.encoding.n_words, cfg.encoding.layout, cfg.classifier.C, cfg.data.seeds) == (50, "1x1+2x2", (1.0, 10.0), (3,))
+    assert with_value(cfg, "encoding.n_words", 7).encoding.n_words == 7
+    cases = [('name = "x"\n[encoding]\nn_wrds = 5\n', "encoding: unknown key(s) ['n_wrds']"),
+             ('name = "x"\n[encodings]\n', "unknown section(s) ['encodings']"),
+             ('name = "x"\n[encoding]\nn_words = "many"\n', "encoding.n_words: expected int, got str 'many'"),
+             ('name = "x"\n[encoding]\nkind = "sparse"\n', "encoding.kind: expected 'bow', 'vlad' or 'fisher'"),
+             ('name = "x"\n[encoding]\nlayout = "2y2"\n', "encoding.layout: layout: expected parts like"),
+             ("[data]\n", "name: expected a string 'name'"),
+             ('name = "x"\n[data\n', "not valid TOML")]
+    for text, message in cases:
+        path = _write(tmp_path, text, "broken.toml")
+        with pytest.raises(InputError, match=re.escape(message)):
+            load_config(path)
+    with pytest.raises(InputError, match="--set expects section.key=value"):
+        load_config(ok, ["n_words=3"])
+    with pytest.raises(InputError, match="encoding: unknown key"):
+        load_config(ok, ["encoding.bogus=3"])
+
+
+def test_caltech_style_dataset_and_splits(tmp_path):
+    ds = ImageFolderDataset(DEMO)
+    assert len(ds.classes) == 10 and "butterfly" in ds.classes and len(ds) == 300
+    a, b = ds.split(15, 15, seed=4), ds.split(15, 15, seed=4)
+    assert [s.path for s in a.train] == [s.path for s in b.train]
+    assert len(a.train) == 150 and len(a.test) == 150
+    assert not {s.path for s in a.train} & {s.path for s in a.test}
+    assert [s.path for s in ds.split(15, 15, seed=5).train] != [s.path for s in a.train]
+    root = tmp_path / "set"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            shutil.copy(DEMO / "dolphin" / "image_0001.jpg", root / c / f"{i}.jpg")
+    (root / "a" / "tmp").write_text("not an image")
+    small = ImageFolderDataset(root)
+    assert len(small) == 6
+    with pytest.raises(InputError, match="class 'a' has 3 images, fewer than n_train \\+ 1 = 4"):
+        small.split(3, 1, seed=0)
+    with pytest.raises(InputError, match="class folders not found"):
+        ImageFolderDataset(root, classes=["a", "zebra"])
+
+
+TINY = """
+name = "tiny"
+[data]
+classes = ["butterfly", "dolphin", "watch"]
+n_train = 10
+n_test = 10
+seeds = [0]
+max_side = 200
+[features]
+kind = "dsift"
+step = 4
+bin_size = 6
+magnif = 0
+samples_per_image = 200
+[encoding]
+kind = "bow"
+n_words = 32
+layout = "1x1+2x2"
+max_descriptors = 3000
+[classifier]
+feature_map = "hellinger"
+C = [1.0]
+[run]
+n_jobs = 1
+"""
+
+
+def test_run_end_to_end_and_resume_computes_nothing_twice(tmp_path, monkeypatch, capsys):
+    from baselines import pipeline
+
+    calls = {"sample": 0, "encode": 0}
+    for name in calls:
+        original = getattr(pipeline.ImagePipeline, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(pipeline.ImagePipeline, name, counted)
+    cfg = _write(tmp_path, TINY + f'cache = "{tmp_path / "cache"}"\n')
+    argv = ["run", str(cfg), "--data", str(DEMO), "--output", str(tmp_path / "runs"), "--quiet"]
+    assert main(argv) == 0
+    assert calls == {"sample": 30, "encode": 60}
+    out = tmp_path / "runs" / "tiny"
+    metrics = json.loads((out / "metrics.json").read_text())
+    split = metrics["variants"][0]["splits"][0]
+    assert split["n_train"] == 30 and split["n_test"] == 30 and metrics["n_classes"] == 3
+    assert split["accuracy"] >= 0.65                          # far above chance (1/3) on real images
+    assert split["top_k_error"][0] == pytest.approx(1 - split["accuracy"], abs=0.2)
+    assert split["top_k_error"][2] == 0.0                     # 3 classes: the top 3 always hold the truth
+    for name in ("report.md", "confusion.png", "per_class_accuracy.png", "config.json", "split_0/submission.txt"):
+        assert (out / name).exists(), name
+    assert len((out / "split_0" / "submission.txt").read_text().splitlines()) == 30
+    report = (out / "report.md").read_text()
+    assert "mean per-class accuracy" in report and f"{split['accuracy']:.4f}" in report
+    printed = capsys.readouterr().out
+    assert "tiny: 3 classes, 1 split(s)" in printed and "top-5 err" in printed
+    # a second run finds everything in the cache
+    assert main(argv) == 0
+    assert calls == {"sample": 30, "encode": 60}
+    assert json.loads((out / "metrics.json").read_text())["variants"][0]["splits"][0]["accuracy"] == split["accuracy"]
+    # an interrupted run (some entries missing) recomputes exactly those
+    entries = sorted((tmp_path / "cache" / "codes").rglob("*.npz"))
+    for entry in entries[:4]:
+        entry.unlink()
+    assert main(argv) == 0
+    assert calls == {"sample": 30, "encode": 64}
+
+
+def test_run_reports_unreadable_images_and_goes_on(tmp_path):
+    data = tmp_path / "data"
+    for c in ("butterfly", "dolphin", "watch"):
+        shutil.copytree(DEMO / c, data / c)
+    (data / "dolphin" / "image_0005.jpg").write_bytes(b"\xff\xd8broken")
+    cfg = _write(tmp_path, TINY.replace('seeds = [0]', 'seeds = [1]') + f'cache = "{tmp_path / "cache"}"\n')
+    assert main(["run", str(cfg), "--data", str(data), "--output", str(tmp_path / "runs"), "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())
+    failed = metrics["variants"][0]["splits"][0]["failed_images"]
+    chosen = failed or []
+    assert all("image_0005.jpg" in f for f in chosen)
+
+
+def test_run_input_errors(tmp_path, capsys):
+    cfg = _write(tmp_path, TINY)
+    assert main(["run", str(cfg), "--data", str(tmp_path / "nowhere")]) == 2
+    assert "data folder not found" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "configuration file not found" in capsys.readouterr().err
+
+
+def test_linear_svm_classifier_top_k_and_c_selection(rng):
+    from baselines.classification import LinearSVMClassifier
+
+    x = rng.normal(size=(200, 30)).astype(np.float32)
+    y = rng.integers(0, 4, 200)
+    x[np.arange(200), y] += 4
+    for solver in ("liblinear", "gram"):
+        clf = LinearSVMClassifier(C=[0.01, 1.0], solver=solver).fit(x, y)
+        assert set(clf.validation_scores_) == {0.01, 1.0} and clf.C_ in (0.01, 1.0)
+        top = clf.top_k(x, 3)
+        assert top.shape == (200, 3) and np.mean(top[:, 0] == y) > 0.9
+        assert np.array_equal(top[:, 0], clf.predict(x))
