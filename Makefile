@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test bench reference clean
+.PHONY: setup test bench demo reference clean
 
 setup: $(STAMP)
 
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The main job: a full classification experiment on the embedded Caltech-101 subset.
+demo: $(STAMP)
+	$(VENV)/bin/ilsvrc-classic run experiments/configs/demo.toml
+	@echo "report written to runs/demo/report.md"
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench
