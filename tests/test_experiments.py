@@ -177,3 +177,16 @@ def test_linear_svm_classifier_top_k_and_c_selection(rng):
         top = clf.top_k(x, 3)
         assert top.shape == (200, 3) and np.mean(top[:, 0] == y) > 0.9
         assert np.array_equal(top[:, 0], clf.predict(x))
+
+
+def test_sweep_runs_every_value_and_plots_it(tmp_path):
+    text = TINY.replace("n_words = 32\n", "") + f'cache = "{tmp_path / "cache"}"\n[sweep]\nkey = "encoding.n_words"\nvalues = [8, 24]\n'
+    cfg = _write(tmp_path, text)
+    assert main(["run", str(cfg), "--data", str(DEMO), "--output", str(tmp_path / "runs"), "--quiet"]) == 0
+    out = tmp_path / "runs" / "tiny"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [v["sweep_value"] for v in metrics["variants"]] == [8, 24]
+    assert (out / "sweep.png").exists() and "encoding.n_words = 24" in (out / "report.md").read_text()
+    from matplotlib.image import imread
+
+    assert imread(out / "sweep.png")[..., :3].std() > 0.05
