@@ -188,8 +188,10 @@ class FisherVectorEncoder(_PyramidEncoder):
     def transform(self, X):
         check_is_fitted(self, "means_")
         dtype = np.dtype(self.dtype)
-        out = self._encode_all(X, lambda d: encoding.fisher_vector(np.asarray(d, dtype), self.means_,
-                                                                    self.covariances_, self.priors_))
+        rows = [encoding.fisher_vector_pyramid(np.asarray(f.descriptors, dtype), f.frames, f.image_size, self.layout,
+                                               self.means_, self.covariances_, self.priors_)
+                for f in _features_list(X, type(self).__name__)]
+        out = np.vstack(rows) if rows else np.zeros((0, 0))
         return (out / np.sqrt(encoding.n_pyramid_cells(self.layout))).astype(np.float32)
 
 

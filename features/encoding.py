@@ -116,8 +116,18 @@ def fisher_vector(descriptors, means, covariances, priors, *, improved: bool = T
     n = len(x)
     if n == 0:
         return np.zeros(2 * k * d, dtype)
-    sigma = np.sqrt(var)
     weights, totals, _ = relative_likelihoods(x, mu, var, pi)
+    return _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved)
+
+
+def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
+    """The Fisher vector of descriptors ``x`` given their unnormalised posteriors."""
+    dtype = x.dtype
+    k, d = mu.shape
+    n = len(x)
+    if n == 0:
+        return np.zeros(2 * k * d, dtype)
+    sigma = np.sqrt(var)
     if dtype == np.float64:
         # float64: the moments from three matrix products are exact to ~1e-12.
         q = weights / totals[:, None]
@@ -204,6 +214,27 @@ def pyramid_cells(frames, image_size, layout: str) -> list[np.ndarray]:
 
 def n_pyramid_cells(layout: str) -> int:
     return sum(r * c for r, c in parse_layout(layout))
+
+
+def fisher_vector_pyramid(descriptors, frames, image_size, layout, means, covariances, priors, *,
+                          improved: bool = True) -> np.ndarray:
+    """Per-cell Fisher vectors of a spatial pyramid, concatenated; the posteriors of each
+    descriptor are computed once for all the cells it falls in.  Equal to
+    ``spatial_pyramid(lambda d: fisher_vector(d, ...), ...)``."""
+    x = np.asarray(descriptors)
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    x = np.ascontiguousarray(x, dtype)
+    mu = np.asarray(means, np.float64)
+    var = np.asarray(covariances, np.float64)
+    pi = np.asarray(priors, np.float64)
+    if x.ndim != 2 or x.shape[1] != mu.shape[1]:
+        raise ValueError(f"descriptors: expected shape (n, {mu.shape[1]}), got {x.shape}")
+    if len(x):
+        weights, totals, _ = relative_likelihoods(x, mu, var, pi)
+    else:
+        weights, totals = np.zeros((0, len(pi)), dtype), np.zeros(0, dtype)
+    return np.concatenate([_fisher_from_likelihoods(x[idx], weights[idx], totals[idx], mu, var, pi, improved)
+                           for idx in pyramid_cells(frames, image_size, layout)])
 
 
 def spatial_pyramid(encode, descriptors, frames, image_size, layout: str = "1x1") -> np.ndarray:

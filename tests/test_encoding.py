@@ -197,3 +197,17 @@ def test_encoder_contract(estimator, rng):
     elif estimator.normalize == "l1":
         np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
     assert np.all(np.sqrt(np.abs(out)) == HellingerMap().fit_transform(np.abs(out)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fisher_pyramid_shares_posteriors_but_equals_per_cell_vectors(dtype, rng):
+    from features.encoding import fisher_vector_pyramid
+
+    x, means, covs, priors = _gmm_params(rng)
+    frames = np.c_[rng.uniform(0, 50, (len(x), 2)), np.zeros((len(x), 2))]
+    fast = fisher_vector_pyramid(x.astype(dtype), frames, (50, 50), "1x1+2x2+3x1", means, covs, priors)
+    slow = spatial_pyramid(lambda d: fisher_vector(d, means, covs, priors), x.astype(dtype), frames, (50, 50),
+                           "1x1+2x2+3x1")
+    np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7)
+    empty = fisher_vector_pyramid(np.zeros((0, 5), dtype), np.zeros((0, 4)), (50, 50), "2x2", means, covs, priors)
+    assert empty.shape == (4 * 60,) and not empty.any()
