@@ -43,6 +43,7 @@ from .codebook import assign_nearest, relative_likelihoods, squared_distances
 
 _LAYOUT = re.compile(r"^(\d+)x(\d+)$")
 _FV_CHUNK = 4096
+_SPARSE_LIMIT = 0.02  # share of non-zero posteriors above which the dense products are faster
 
 
 # --------------------------------------------------------------------------- encoders
@@ -128,14 +129,19 @@ def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
     if n == 0:
         return np.zeros(2 * k * d, dtype)
     sigma = np.sqrt(var)
-    if dtype == np.float64:
+    keep = weights >= (1e-6 * totals)[:, None]
+    if pi.min() < 1e-6:
+        keep[:, pi < 1e-6] = False
+    # Sparse posteriors: accumulate residuals pair by pair (exact in float32, as VLFeat).
+    # Dense ones (broad components): three matrix products, in float64 so that expanding
+    # (x - mu)^2 does not cancel.
+    if dtype == np.float64 or keep.mean() > _SPARSE_LIMIT:
         # float64: the moments from three matrix products are exact to ~1e-12.
-        q = weights / totals[:, None]
-        q[q < 1e-6] = 0
-        q[:, pi < 1e-6] = 0
+        q = np.where(keep, weights / totals[:, None], 0).astype(np.float64)
+        x64 = x.astype(np.float64)
         s0 = q.sum(axis=0)
-        s1 = q.T @ x
-        s2 = q.T @ (x * x)
+        s12 = q.T @ np.concatenate([x64, x64 * x64], axis=1)
+        s1, s2 = s12[:, :d], s12[:, d:]
         u = (s1 - s0[:, None] * mu) / sigma
         v = (s2 - 2 * mu * s1 + s0[:, None] * mu * mu) / var - s0[:, None]
     else:
@@ -148,11 +154,7 @@ def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
         skip = pi < 1e-6
         for start in range(0, n, _FV_CHUNK):
             block = weights[start: start + _FV_CHUNK]
-            limit = (np.float32(1e-6) * totals[start: start + _FV_CHUNK])[:, None]
-            keep = block >= limit
-            if skip.any():
-                keep[:, skip] = False
-            flat = np.flatnonzero(keep.ravel())   # much faster than np.nonzero on 2-D arrays
+            flat = np.flatnonzero(keep[start: start + _FV_CHUNK].ravel())   # faster than np.nonzero on 2-D
             if not len(flat):
                 continue
             rows, comps = np.divmod(flat, k)
