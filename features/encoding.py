@@ -88,6 +88,17 @@ def vlad(descriptors, vocabulary, *, normalize: bool = True) -> np.ndarray:
     return _power_l2(out) if normalize and out.any() else out
 
 
+def _fisher_inputs(descriptors, means, covariances, priors):
+    """Descriptors as contiguous float32/float64 (n, D); GMM parameters as float64; shapes checked."""
+    x = np.asarray(descriptors)
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    x = np.ascontiguousarray(x, dtype)
+    mu = np.asarray(means, np.float64)
+    if x.ndim != 2 or x.shape[1] != mu.shape[1]:
+        raise ValueError(f"descriptors: expected shape (n, {mu.shape[1]}), got {x.shape}")
+    return x, mu, np.asarray(covariances, np.float64), np.asarray(priors, np.float64)
+
+
 def fisher_vector(descriptors, means, covariances, priors, *, improved: bool = True) -> np.ndarray:
     """Fisher vector of one image, equal to VLFeat's ``vl_fisher`` (see the module docstring).
 
@@ -105,15 +116,9 @@ def fisher_vector(descriptors, means, covariances, priors, *, improved: bool = T
     ndarray of shape (2 * K * D,)
         ``[u_1 .. u_K, v_1 .. v_K]``.
     """
-    x = np.asarray(descriptors)
-    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    x = np.ascontiguousarray(x, dtype)
-    mu = np.asarray(means, np.float64)
-    var = np.asarray(covariances, np.float64)
-    pi = np.asarray(priors, np.float64)
+    x, mu, var, pi = _fisher_inputs(descriptors, means, covariances, priors)
+    dtype = x.dtype
     k, d = mu.shape
-    if x.ndim != 2 or x.shape[1] != d:
-        raise ValueError(f"descriptors: expected shape (n, {d}), got {x.shape}")
     n = len(x)
     if n == 0:
         return np.zeros(2 * k * d, dtype)
@@ -223,14 +228,8 @@ def fisher_vector_pyramid(descriptors, frames, image_size, layout, means, covari
     """Per-cell Fisher vectors of a spatial pyramid, concatenated; the posteriors of each
     descriptor are computed once for all the cells it falls in.  Equal to
     ``spatial_pyramid(lambda d: fisher_vector(d, ...), ...)``."""
-    x = np.asarray(descriptors)
-    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    x = np.ascontiguousarray(x, dtype)
-    mu = np.asarray(means, np.float64)
-    var = np.asarray(covariances, np.float64)
-    pi = np.asarray(priors, np.float64)
-    if x.ndim != 2 or x.shape[1] != mu.shape[1]:
-        raise ValueError(f"descriptors: expected shape (n, {mu.shape[1]}), got {x.shape}")
+    x, mu, var, pi = _fisher_inputs(descriptors, means, covariances, priors)
+    dtype = x.dtype
     if len(x):
         weights, totals, _ = relative_likelihoods(x, mu, var, pi)
     else:
