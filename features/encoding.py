@@ -156,7 +156,6 @@ def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
         v = np.zeros((k, d))
         inv_sigma = (1.0 / sigma).astype(np.float32)
         mu32 = mu.astype(np.float32)
-        skip = pi < 1e-6
         for start in range(0, n, _FV_CHUNK):
             block = weights[start: start + _FV_CHUNK]
             flat = np.flatnonzero(keep[start: start + _FV_CHUNK].ravel())   # faster than np.nonzero on 2-D
