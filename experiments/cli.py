@@ -32,6 +32,11 @@ def _run_experiment(args) -> int:
     cfg = load_config(args.config, args.overrides)
     summary = run_experiment(cfg, args.data, output=args.output, progress=not args.quiet)
     pub = summary["published"]
+    out = (args.output or cfg.run.output) + "/" + cfg.name
+    if cfg.task == "detection":
+        _print_detection(cfg, summary)
+        print(f"report: {out}/report.md")
+        return 0
     print(f"{cfg.name}: {summary['n_classes']} classes, {len(cfg.data.seeds)} split(s), {summary['seconds']} s")
     print(f"{'setting':<30}{'accuracy':>10}{'+-':>8}" + "".join(f"{'top-' + str(k) + ' err':>11}" for k in range(1, 6)))
     for v in summary["variants"]:
@@ -40,9 +45,25 @@ def _run_experiment(args) -> int:
               + "".join(f"{e:>11.4f}" for e in v["top_k_error_mean"]))
     if pub["value"]:
         print(f"{'published (' + pub['setting'] + ')':<30}{pub['value']:>10.4f}   {pub['source']}")
-    out = (args.output or cfg.run.output) + "/" + cfg.name
     print(f"report: {out}/report.md")
     return 0
+
+
+def _print_detection(cfg, summary: dict) -> None:
+    pub = summary["published"]
+    n = len(summary["splits"])
+    print(f"{cfg.name}: {len(summary['classes'])} classes, {n} split(s), {summary['seconds']} s")
+    print(f"{'measure':<28}{'ours':>10}{'+-':>8}   published")
+    print(f"{'DET mean AP':<28}{summary['mean_ap_mean']:>10.4f}{summary['mean_ap_std']:>8.4f}   "
+          + (f"{pub['value']:.3f} ({pub['source']})" if pub["value"] else ""))
+    print(f"{'CLS-LOC top-5 error':<28}{summary['loc_top_k_error_mean'][-1]:>10.4f}"
+          f"{summary['loc_top_k_error_std'][-1]:>8.4f}   "
+          + (f"{pub['loc_error']:.3f} ({pub['loc_source']})" if pub["loc_error"] else ""))
+    print(f"{'CLS-LOC top-1 error':<28}{summary['loc_top_k_error_mean'][0]:>10.4f}"
+          f"{summary['loc_top_k_error_std'][0]:>8.4f}")
+    q = summary["proposals_mean"]["all"]
+    print(f"proposals: {q['boxes_per_image']:.0f} per image, recall@0.7 {q['recall_70']:.3f}, MABO {q['mabo']:.3f}, "
+          f"AR {q['average_recall']:.3f}")
 
 
 def main(argv=None) -> int:

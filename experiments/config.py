@@ -30,6 +30,8 @@ class Published:
     spread: float = 0.0
     source: str = ""
     setting: str = ""
+    loc_error: float = 0.0             # detection configs: the published CLS-LOC top-5 error beside the mAP
+    loc_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,28 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
+class DetectionConfig:
+    proposals: str = "selective_search"  # backend: "selective_search", "opencv" or "selectivesearch"
+    mode: str = "fast"                 # "single", "fast" or "quality"
+    seed: int = 0                      # proposal ranking seed
+    min_side: int = 0                  # drop proposals narrower or shorter than this (pixels)
+    train_proposals: int = 500         # best proposals per training image used for negatives
+    test_proposals: int = 2000         # best proposals per test image scored
+    layout: str = "1x1+2x2"            # spatial pyramid over each box
+    C: float = 1.0
+    positive_weight: float = 1.0
+    initial_overlap: tuple = (0.2, 0.5)  # initial negatives: best overlap with a positive in [lo, hi)
+    max_overlap: float = 0.3           # mining: never a negative at or above this overlap
+    hard_score: float = -1.0001        # mining: hard when scoring above
+    easy_score: float = -1.2           # mining: evicted when scoring below after a retraining
+    retrain_every: int = 2000
+    mining_rounds: int = 1
+    max_per_image: int = 0             # mining: hard negatives per image and round (0: all)
+    nms_overlap: float = 0.3
+    max_detections: int = 100          # per class and image
+
+
+@dataclass(frozen=True)
 class RunConfig:
     n_jobs: int = 2
     cache: str = "cache"               # content- and config-keyed cache folder (relative to the working dir)
@@ -103,6 +127,7 @@ class SweepConfig:
 class ExperimentConfig:
     name: str
     description: str = ""
+    task: str = "classification"       # or "detection" (proposals, detector, localization)
     published: Published = field(default_factory=Published)
     data: DataConfig = field(default_factory=DataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -110,6 +135,7 @@ class ExperimentConfig:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     run: RunConfig = field(default_factory=RunConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
     source_path: str = ""
 
     def section_hash(self, *names) -> str:
@@ -124,8 +150,9 @@ class ExperimentConfig:
 
 
 _SECTIONS = {"published": Published, "data": DataConfig, "features": FeatureConfig, "encoding": EncodingConfig,
-             "classifier": ClassifierConfig, "run": RunConfig, "sweep": SweepConfig}
-_TOP = {"name", "description"}
+             "classifier": ClassifierConfig, "run": RunConfig, "sweep": SweepConfig,
+             "detection": DetectionConfig}
+_TOP = {"name", "description", "task"}
 
 
 def _coerce(value, annotation, where: str, path: str):
@@ -183,15 +210,26 @@ def load_config(path, overrides=()) -> ExperimentConfig:
         if not isinstance(table, dict):
             raise InputError("expected a table", path=path, field=name)
         sections[name] = _build(cls, table, name, path)
-    cfg = ExperimentConfig(name=raw["name"], description=str(raw.get("description", "")), source_path=path,
-                           **sections)
+    cfg = ExperimentConfig(name=raw["name"], description=str(raw.get("description", "")),
+                           task=raw.get("task", "classification"), source_path=path, **sections)
     _validate(cfg, path)
     return cfg
 
 
 def _validate(cfg: ExperimentConfig, path: str) -> None:
     checks = [
-        (cfg.data.layout in ("folders", "ilsvrc"), "data.layout", "'folders' or 'ilsvrc'"),
+        (cfg.task in ("classification", "detection"), "task", "'classification' or 'detection'"),
+        (cfg.data.layout in ("folders", "ilsvrc", "boxes"), "data.layout", "'folders', 'ilsvrc' or 'boxes'"),
+        ((cfg.task == "detection") == (cfg.data.layout == "boxes"), "data.layout",
+         "'boxes' (a boxes.csv beside an images/ folder) exactly when task = 'detection'"),
+        (cfg.detection.proposals in ("selective_search", "opencv", "selectivesearch"), "detection.proposals",
+         "'selective_search', 'opencv' or 'selectivesearch'"),
+        (cfg.detection.mode in ("single", "fast", "quality"), "detection.mode", "'single', 'fast' or 'quality'"),
+        (len(cfg.detection.initial_overlap) == 2 and cfg.detection.initial_overlap[0] < cfg.detection.initial_overlap[1],
+         "detection.initial_overlap", "[lo, hi] with lo < hi"),
+        (cfg.detection.C > 0 and cfg.detection.positive_weight > 0, "detection.C", "positive C and positive_weight"),
+        (cfg.detection.train_proposals >= 1 and cfg.detection.test_proposals >= 1, "detection.train_proposals",
+         "positive proposal budgets"),
         (cfg.features.kind in ("phow", "dsift"), "features.kind", "'phow' or 'dsift'"),
         (cfg.encoding.kind in ("bow", "vlad", "fisher"), "encoding.kind", "'bow', 'vlad' or 'fisher'"),
         (cfg.classifier.feature_map in ("none", "chi2", "hellinger"), "classifier.feature_map",
@@ -205,10 +243,11 @@ def _validate(cfg: ExperimentConfig, path: str) -> None:
             raise InputError(f"expected {expected}", path=path, field=key)
     from features.encoding import parse_layout
 
-    try:
-        parse_layout(cfg.encoding.layout)
-    except ValueError as exc:
-        raise InputError(str(exc), path=path, field="encoding.layout") from None
+    for key, value in (("encoding.layout", cfg.encoding.layout), ("detection.layout", cfg.detection.layout)):
+        try:
+            parse_layout(value)
+        except ValueError as exc:
+            raise InputError(str(exc), path=path, field=key) from None
     if cfg.sweep.key:
         section, _, name = cfg.sweep.key.partition(".")
         if section not in _SECTIONS or name not in {f.name for f in dataclasses.fields(_SECTIONS[section])}:

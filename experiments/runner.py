@@ -230,6 +230,10 @@ _WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOL
 
 def run_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progress: bool = True) -> dict:
     """Run every split (and sweep value) of ``cfg``; write ``runs/<name>/``; return the summary."""
+    if cfg.task == "detection":
+        from .detection_runner import run_detection_experiment
+
+        return run_detection_experiment(cfg, data_dir, output=output, progress=progress)
     for key, value in _WORKER_MALLOC.items():
         os.environ.setdefault(key, value)
     dataset = _open(cfg, data_dir)

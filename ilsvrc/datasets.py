@@ -159,3 +159,168 @@ def open_dataset(path, *, layout: str = "auto", ground_truth=None, meta=None):
             raise InputError("an ILSVRC layout needs the validation ground truth and the devkit meta file", path=path)
         return ILSVRCDataset(path, ground_truth, meta)
     return ImageFolderDataset(path)
+
+
+# --------------------------------------------------------------------------- images with object boxes
+@dataclass(frozen=True)
+class BoxedSample:
+    """One image with its objects.
+
+    Attributes
+    ----------
+    path : str
+    labels : ndarray of shape (n,), int64
+        0-based class index of each object (empty for an image without objects).
+    boxes : ndarray of shape (n, 4), float64
+        Canonical 0-based inclusive boxes (:mod:`ilsvrc.boxes`).
+    label : int
+        The image's class (its first object's; for the per-class split and classification).
+    source : str
+        Where the objects were read (``file:line`` of the first), for messages.
+    """
+
+    path: str
+    labels: np.ndarray
+    boxes: np.ndarray
+    label: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class BoxedSplit:
+    train: list
+    test: list
+    seed: int
+
+
+_BOX_COLUMNS = ("image", "class", "xmin", "ymin", "xmax", "ymax")
+
+
+class BoxedImageDataset:
+    """Images with object boxes, listed in a CSV file.
+
+    The file has the header ``image,class,xmin,ymin,xmax,ymax`` and one line per object;
+    ``image`` is relative to ``images_root``; an image may have several lines, and a line
+    with empty coordinates lists an image without objects of its class.  Coordinates are
+    inclusive pixels, counted from 1 when ``one_based`` (MATLAB and Caltech annotations,
+    the default) or from 0; boxes are stored 0-based.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the line and the column, for a missing column, a coordinate that is
+        not a finite number, a reversed or empty box (``xmax < xmin``), or a missing image.
+    """
+
+    def __init__(self, csv_path, images_root=None, *, one_based: bool = True, classes=None):
+        import csv
+
+        self.csv_path = Path(csv_path)
+        self.images_root = Path(images_root) if images_root is not None else self.csv_path.parent / "images"
+        try:
+            handle = open(self.csv_path, newline="", encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError("box list not found", path=self.csv_path) from None
+        with handle:
+            rows = list(csv.reader(handle))
+        if not rows or tuple(c.strip() for c in rows[0]) != _BOX_COLUMNS:
+            raise InputError(f"expected the header {','.join(_BOX_COLUMNS)}", path=self.csv_path, line=1)
+        shift = 1.0 if one_based else 0.0
+        per_image: dict = {}
+        for line, row in enumerate(rows[1:], start=2):
+            if not row or not any(c.strip() for c in row):
+                continue
+            if len(row) != len(_BOX_COLUMNS):
+                raise InputError(f"expected {len(_BOX_COLUMNS)} columns, got {len(row)}", path=self.csv_path,
+                                 line=line)
+            name, cls = row[0].strip(), row[1].strip()
+            if not name or not cls:
+                raise InputError("expected an image path and a class name", path=self.csv_path, line=line,
+                                 field="image" if not name else "class")
+            entry = per_image.setdefault(name, {"classes": [], "boxes": [], "line": line, "first_class": cls})
+            texts = [c.strip() for c in row[2:]]
+            if not any(texts):
+                continue
+            coords = []
+            for col, text in zip(_BOX_COLUMNS[2:], texts):
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise InputError(f"expected a number, got {text!r}", path=self.csv_path, line=line,
+                                     field=col) from None
+                if not np.isfinite(value):
+                    raise InputError(f"expected a finite number, got {text!r}", path=self.csv_path, line=line,
+                                     field=col)
+                coords.append(value - shift)
+            if coords[2] < coords[0] or coords[3] < coords[1]:
+                raise InputError(f"reversed or empty box (xmax < xmin or ymax < ymin): {texts}",
+                                 path=self.csv_path, line=line, field="xmax" if coords[2] < coords[0] else "ymax")
+            entry["classes"].append(cls)
+            entry["boxes"].append(coords)
+        if not per_image:
+            raise InputError("no images listed", path=self.csv_path)
+        found = sorted({c for e in per_image.values() for c in e["classes"]} |
+                       {e["first_class"] for e in per_image.values()})
+        if classes is not None:
+            unknown = sorted(set(found) - set(classes))
+            if unknown:
+                raise InputError(f"classes not in the given class list: {unknown}", path=self.csv_path)
+            found = list(classes)
+        self.classes = tuple(found)
+        index = {c: i for i, c in enumerate(self.classes)}
+        self._samples = []
+        for name in sorted(per_image):
+            e = per_image[name]
+            path = self.images_root / name
+            if not path.is_file():
+                raise InputError(f"image not found: {path}", path=self.csv_path, line=e["line"], field="image")
+            labels = np.array([index[c] for c in e["classes"]], np.int64)
+            boxes = np.array(e["boxes"], np.float64).reshape(-1, 4)
+            self._samples.append(BoxedSample(str(path), labels, boxes, index[e["first_class"]],
+                                             f"{self.csv_path}:{e['line']}"))
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def samples(self) -> list:
+        """Every image, in sorted path order."""
+        return list(self._samples)
+
+    def split(self, n_train: int, n_test: int | None, seed: int) -> BoxedSplit:
+        """Per class (of the image), a seeded ``n_train`` images for training and up to ``n_test``
+        of the rest for testing."""
+        rng = np.random.default_rng(seed)
+        train, test = [], []
+        for i, c in enumerate(self.classes):
+            members = [s for s in self._samples if s.label == i]
+            if len(members) <= n_train:
+                raise InputError(f"class {c!r} has {len(members)} images, fewer than n_train + 1 = {n_train + 1}",
+                                 path=self.csv_path)
+            order = rng.permutation(len(members))
+            train += [members[j] for j in sorted(order[:n_train])]
+            rest = order[n_train:] if n_test is None else order[n_train:n_train + n_test]
+            test += [members[j] for j in sorted(rest)]
+        return BoxedSplit(train, test, seed)
+
+
+def check_boxes_in_image(boxes: np.ndarray, height: int, width: int, where: str = "") -> np.ndarray:
+    """Clip boxes to an image of ``height`` x ``width`` pixels.
+
+    A box that lies entirely outside the image is an error (it cannot be a real
+    annotation); one that crosses the border is clipped.
+
+    Raises
+    ------
+    InputError
+        Naming ``where`` and the offending box.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    outside = (boxes[:, 2] < 0) | (boxes[:, 3] < 0) | (boxes[:, 0] > width - 1) | (boxes[:, 1] > height - 1)
+    if outside.any():
+        bad = boxes[np.flatnonzero(outside)[0]]
+        raise InputError(f"box {bad.tolist()} (0-based) lies outside the {width}x{height} image",
+                         path=where or None)
+    out = boxes.copy()
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width - 1)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height - 1)
+    return out

@@ -1,0 +1,182 @@
+"""Object proposals from three backends, in the suite's one box convention.
+
+Backends
+--------
+``"selective_search"``
+    :mod:`baselines.selective_search`: the paper's Single / Fast / Quality settings on
+    OpenCV's graph segmentation, with the paper's seeded ranking.  The default.
+``"opencv"``
+    OpenCV's complete ``ximgproc.segmentation.SelectiveSearchSegmentation`` with its own
+    presets (``switchToSingleStrategy`` / ``switchToSelectiveSearchFast`` /
+    ``switchToSelectiveSearchQuality``; k = 150, 300, 450 for Fast).  OpenCV ranks boxes by
+    ``level * rand()`` with the C library's *unseeded* generator, so two calls on one image
+    give the same boxes in different orders; this adapter seeds that generator (``srand``)
+    before each call where the C library can be reached (glibc, musl, macOS), which makes
+    the order reproducible in a single-threaded caller.  OpenCV returns ``(x, y, w, h)``
+    with the true width and height.
+``"selectivesearch"``
+    The ``selectivesearch`` package (scikit-image's Felzenszwalb segmentation and a
+    pure-Python grouping).  Its ``rect`` is ``(x, y, w, h)`` with ``w = max_x - min_x``,
+    one pixel short of the width its docstring promises, so the box is
+    ``(x, y, x + w, y + h)`` inclusive; about a third of its regions repeat a box, and
+    repeated boxes are dropped here (first kept).  Its order is creation order: initial
+    regions first, the whole image last.
+
+Every backend returns canonical inclusive boxes ``(x1, y1, x2, y2)``, float64, 0-based,
+without duplicates, clipped to the image, best first; an image with no proposal gives an
+empty (0, 4) array, never ``None``.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .selective_search import MODES, as_rgb_image, selective_search
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("selective_search", "opencv", "selectivesearch")
+
+
+@dataclass(frozen=True)
+class ProposalConfig:
+    """How to propose boxes.
+
+    Attributes
+    ----------
+    backend : str
+        One of :data:`BACKENDS`.
+    mode : str
+        ``"single"``, ``"fast"`` or ``"quality"`` (``selective_search`` and ``opencv``).
+    seed : int
+        Ranking seed.
+    max_boxes : int
+        Keep the best ``max_boxes`` (0: all).
+    min_side : int
+        Drop boxes narrower or shorter than this many pixels (0: keep all).
+    scale, sigma, min_size : float
+        The ``selectivesearch`` package's parameters (its README's 500, 0.9, 10).
+    """
+
+    backend: str = "selective_search"
+    mode: str = "fast"
+    seed: int = 0
+    max_boxes: int = 0
+    min_side: int = 0
+    scale: float = 500.0
+    sigma: float = 0.9
+    min_size: int = 10
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode: expected one of {tuple(MODES)}, got {self.mode!r}")
+        if self.max_boxes < 0 or self.min_side < 0:
+            raise ValueError("max_boxes and min_side must be >= 0")
+
+    def fingerprint(self) -> str:
+        """A short digest of every setting (a cache key)."""
+        return hashlib.sha1(repr(sorted(asdict(self).items())).encode()).hexdigest()[:16]
+
+
+def xywh_inclusive_to_boxes(rects) -> np.ndarray:
+    """``(x, y, w, h)`` with ``w = x2 - x1`` (the ``selectivesearch`` package) -> canonical boxes."""
+    r = np.asarray(rects, np.float64).reshape(-1, 4)
+    return np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2], r[:, 1] + r[:, 3]], axis=1)
+
+
+def xywh_size_to_boxes(rects) -> np.ndarray:
+    """``(x, y, w, h)`` with the true width (OpenCV ``Rect``) -> canonical boxes."""
+    r = np.asarray(rects, np.float64).reshape(-1, 4)
+    return np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2] - 1, r[:, 1] + r[:, 3] - 1], axis=1)
+
+
+def unique_in_order(boxes: np.ndarray) -> np.ndarray:
+    """Drop repeated rows of ``boxes`` (N, 4), keeping the first occurrence and the order."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return boxes
+    _, first = np.unique(boxes, axis=0, return_index=True)
+    return boxes[np.sort(first)]
+
+
+def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Clip canonical boxes to the pixels of an image of the given size."""
+    out = np.asarray(boxes, np.float64).copy()
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width - 1)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height - 1)
+    return out
+
+
+def _libc():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else ctypes.CDLL(None)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def opencv_proposals(rgb: np.ndarray, mode: str = "fast", seed: int = 0) -> np.ndarray:
+    """OpenCV's own selective search with its preset ``mode``; canonical boxes (see module docs)."""
+    import cv2
+
+    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    ss.setBaseImage(np.ascontiguousarray(rgb[:, :, ::-1]))
+    {"single": ss.switchToSingleStrategy, "fast": ss.switchToSelectiveSearchFast,
+     "quality": ss.switchToSelectiveSearchQuality}[mode]()
+    if _LIBC is not None:
+        _LIBC.srand(ctypes.c_uint(seed & 0xFFFFFFFF))
+    rects = ss.process()
+    return xywh_size_to_boxes(rects if rects is not None and len(rects) else np.zeros((0, 4)))
+
+
+def package_proposals(rgb: np.ndarray, scale: float = 500.0, sigma: float = 0.9, min_size: int = 10) -> np.ndarray:
+    """The ``selectivesearch`` package's regions as canonical boxes (see module docs)."""
+    import selectivesearch
+
+    _, regions = selectivesearch.selective_search(rgb, scale=scale, sigma=sigma, min_size=min_size)
+    if not regions:
+        return np.zeros((0, 4), np.float64)
+    return xywh_inclusive_to_boxes([r["rect"] for r in regions])
+
+
+def propose(image, config: ProposalConfig = ProposalConfig()) -> np.ndarray:
+    """Ranked, unique proposals of one image.
+
+    Parameters
+    ----------
+    image : array_like of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+        Grey, RGB or RGBA; uint8 or floats in [0, 1].
+    config : ProposalConfig
+
+    Returns
+    -------
+    ndarray of shape (m, 4), float64
+        Canonical inclusive boxes, best first; (0, 4) when the backend finds nothing.
+    """
+    rgb = as_rgb_image(image)
+    h, w = rgb.shape[:2]
+    if config.backend == "selective_search":
+        boxes = selective_search(rgb, config.mode, seed=config.seed)
+    elif config.backend == "opencv":
+        boxes = opencv_proposals(rgb, config.mode, config.seed)
+    else:
+        boxes = package_proposals(rgb, config.scale, config.sigma, config.min_size)
+    boxes = unique_in_order(clip_boxes(boxes, h, w))
+    if config.min_side:
+        keep = ((boxes[:, 2] - boxes[:, 0] + 1 >= config.min_side) & (boxes[:, 3] - boxes[:, 1] + 1 >= config.min_side))
+        boxes = boxes[keep]
+    if config.max_boxes:
+        boxes = boxes[:config.max_boxes]
+    if len(boxes) == 0:
+        log.warning("the %s backend proposed no box for an image of %dx%d pixels", config.backend, w, h)
+    return boxes

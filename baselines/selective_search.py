@@ -1,0 +1,504 @@
+"""Selective search (Uijlings, van de Sande, Gevers & Smeulders, IJCV 2013).
+
+Object proposals by hierarchical grouping of an over-segmentation, diversified over
+colour spaces, segmentation scales and similarity measures.
+
+Algorithm
+---------
+For each *colour space* ``c`` and *scale* ``k``:
+
+1. Felzenszwalb & Huttenlocher's graph segmentation of the image in colour space ``c``
+   (OpenCV's ``ximgproc`` implementation, Gaussian pre-smoothing ``sigma = 0.8``,
+   threshold ``k``, minimum region size ``k`` as in the authors' code) gives initial
+   regions ``r_1 .. r_n`` and their adjacency (8-connectivity).
+2. Each region gets a colour histogram ``C`` (25 bins per channel over 0..255,
+   L1-normalised), a texture histogram ``T`` (Gaussian derivatives, sigma 1, in 8
+   orientations per channel, 10 bins each, L1-normalised), its size in pixels and its
+   bounding box.
+3. For each *strategy* (a subset of the four measures), the two most similar neighbours
+   are merged repeatedly until one region remains.  With ``size(im)`` the number of pixels::
+
+       s_colour(a, b)  = sum_k min(C_a[k], C_b[k])
+       s_texture(a, b) = sum_k min(T_a[k], T_b[k])
+       s_size(a, b)    = 1 - (size(a) + size(b)) / size(im)
+       s_fill(a, b)    = 1 - (size(BB_ab) - size(a) - size(b)) / size(im)
+       s(a, b)         = sum of the measures in the strategy
+
+   The merged region's histograms are the size-weighted means of its parts, its box
+   the union of their boxes.  Ties are broken by region index, so the hierarchy is a
+   deterministic function of the image.
+
+Ranking
+-------
+Each hierarchy lists its ``2n - 1`` regions; the region at position ``i`` (``i = 1`` the
+last one merged, the whole image; initial regions at the bottom) gets the value
+``v = RND * i`` with ``RND`` uniform in [0, 1) from a generator seeded by ``seed``.  All
+hierarchies' boxes are sorted by ``v`` and only then de-duplicated, keeping each box's
+best rank: a box proposed by several strategies is more likely to rank high, and large,
+coherent regions come first.  The order is reproducible (same image, same seed, same
+boxes in the same order) and a top-N cut keeps the paper's mix of scales.
+
+Modes
+-----
+``"single"``: HSV, k = 100, C+T+S+F.  ``"fast"``: HSV and Lab, k = 50 and 100,
+strategies C+T+S+F and T+S+F (8 hierarchies).  ``"quality"``: HSV, Lab, rgI, H and I,
+k = 50, 100, 150 and 300, strategies C+T+S+F, T+S+F, F and S (80 hierarchies).  These
+are the paper's settings (Section 5.3); OpenCV's ``switchToSelectiveSearchFast`` preset
+uses k = 150, 300, 450, which gives far coarser initial regions.
+
+Boxes are returned in the suite's canonical convention (:mod:`ilsvrc.boxes`): rows
+``(x1, y1, x2, y2)`` of inclusive pixel coordinates, 0-based.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+STRATEGIES = {"C+T+S+F": (1.0, 1.0, 1.0, 1.0), "T+S+F": (0.0, 1.0, 1.0, 1.0), "F": (0.0, 0.0, 0.0, 1.0),
+              "S": (0.0, 0.0, 1.0, 0.0), "C+S": (1.0, 0.0, 1.0, 0.0), "C+T+S": (1.0, 1.0, 1.0, 0.0)}
+"""Strategy name -> weights of (colour, texture, size, fill)."""
+
+COLOR_SPACES = ("rgb", "hsv", "lab", "rgI", "H", "I")
+
+COLOR_BINS = 25
+TEXTURE_BINS = 10
+TEXTURE_ORIENTATIONS = 8
+
+
+@dataclass(frozen=True)
+class SelectiveSearchConfig:
+    """One diversification: every colour space x every k x every strategy is a hierarchy.
+
+    Attributes
+    ----------
+    color_spaces : tuple of str
+        Names from :data:`COLOR_SPACES`.
+    ks : tuple of float
+        Graph-segmentation thresholds; the minimum region size is ``k`` as well
+        (unless ``min_size`` is set).
+    strategies : tuple of str
+        Names from :data:`STRATEGIES`.
+    sigma : float
+        Gaussian smoothing before the graph segmentation.
+    min_size : int or None
+        Minimum initial region size; ``None`` uses ``k``.
+    """
+
+    color_spaces: tuple = ("hsv",)
+    ks: tuple = (100,)
+    strategies: tuple = ("C+T+S+F",)
+    sigma: float = 0.8
+    min_size: int | None = None
+
+    def __post_init__(self):
+        for name in self.color_spaces:
+            if name not in COLOR_SPACES:
+                raise ValueError(f"color_spaces: unknown colour space {name!r}; expected one of {COLOR_SPACES}")
+        for name in self.strategies:
+            if name not in STRATEGIES:
+                raise ValueError(f"strategies: unknown strategy {name!r}; expected one of {tuple(STRATEGIES)}")
+        if not self.color_spaces or not self.ks or not self.strategies:
+            raise ValueError("color_spaces, ks and strategies must each name at least one value")
+        if any(not k > 0 for k in self.ks):
+            raise ValueError(f"ks: expected positive thresholds, got {self.ks}")
+        if not self.sigma >= 0:
+            raise ValueError(f"sigma: expected >= 0, got {self.sigma}")
+
+    @property
+    def n_hierarchies(self) -> int:
+        return len(self.color_spaces) * len(self.ks) * len(self.strategies)
+
+
+MODES = {
+    "single": SelectiveSearchConfig(("hsv",), (100,), ("C+T+S+F",)),
+    "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
+    "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
+                                     ("C+T+S+F", "T+S+F", "F", "S")),
+}
+"""The paper's single-strategy, Fast and Quality settings."""
+
+
+# --------------------------------------------------------------------------- input and colour spaces
+def as_rgb_image(image) -> np.ndarray:
+    """Return ``image`` as uint8 RGB (H, W, 3): grey (H, W) or (H, W, 1) is replicated, RGBA drops alpha.
+
+    Raises
+    ------
+    ValueError
+        For an empty image, another channel count, or values outside 0..255.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ValueError(f"image: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"image: empty image of shape {arr.shape}")
+    arr = arr[:, :, :3]
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and float(np.nanmax(arr)) <= 1.0:
+            arr = arr * 255.0
+        if arr.size and (not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 255):
+            raise ValueError("image: expected values in 0..255 (or floats in [0, 1])")
+        arr = np.rint(arr).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def convert_color(rgb: np.ndarray, space: str) -> np.ndarray:
+    """The image in colour space ``space`` as uint8 (H, W, C), every channel over 0..255.
+
+    ``hsv`` uses OpenCV's full-range hue (0..255), ``lab`` OpenCV's 8-bit L*a*b*, ``rgI`` the
+    red and green channels with the intensity, ``H`` the hue alone, ``I`` the intensity alone.
+    """
+    import cv2
+
+    if space == "rgb":
+        return rgb
+    if space == "hsv":
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL)
+    if space == "lab":
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if space == "rgI":
+        return np.ascontiguousarray(np.dstack([rgb[:, :, 0], rgb[:, :, 1], gray]))
+    if space == "H":
+        return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL)[:, :, :1])
+    if space == "I":
+        return gray[:, :, None]
+    raise ValueError(f"unknown colour space {space!r}; expected one of {COLOR_SPACES}")
+
+
+# --------------------------------------------------------------------------- initial regions
+def graph_segmentation(image: np.ndarray, k: float, *, sigma: float = 0.8, min_size: int | None = None) -> np.ndarray:
+    """Felzenszwalb-Huttenlocher segmentation (OpenCV ``ximgproc``).
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, C), uint8
+    k : float
+        Threshold: larger k, larger regions.
+    sigma : float
+    min_size : int, optional
+        Regions smaller than this are merged into a neighbour; default ``k``.
+
+    Returns
+    -------
+    ndarray of shape (H, W), int32
+        Region labels ``0 .. n - 1``, each used.
+    """
+    import cv2
+
+    gs = cv2.ximgproc.segmentation.createGraphSegmentation(float(sigma), float(k),
+                                                           int(k if min_size is None else min_size))
+    labels = gs.processImage(np.ascontiguousarray(image))
+    return relabel_consecutive(labels)
+
+
+def relabel_consecutive(labels: np.ndarray) -> np.ndarray:
+    """Map the labels of an (H, W) integer label map onto ``0 .. n - 1`` in order of first value."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.size == 0:
+        raise ValueError(f"labels: expected a non-empty (H, W) label map, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels: expected integers, got {labels.dtype}")
+    _, inverse = np.unique(labels, return_inverse=True)
+    return inverse.reshape(labels.shape).astype(np.int32)
+
+
+def region_adjacency(labels: np.ndarray) -> np.ndarray:
+    """Pairs ``(a, b)``, ``a < b``, of regions that touch in 8-connectivity; (E, 2) int64, sorted."""
+    n = int(labels.max()) + 1
+    pairs = []
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :]),
+                 (labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])):
+        a = a.ravel().astype(np.int64)
+        b = b.ravel().astype(np.int64)
+        differ = a != b
+        lo = np.minimum(a[differ], b[differ])
+        hi = np.maximum(a[differ], b[differ])
+        pairs.append(lo * n + hi)
+    codes = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+    return np.stack([codes // n, codes % n], axis=1)
+
+
+def region_boxes(labels: np.ndarray, n: int) -> np.ndarray:
+    """Inclusive bounding boxes ``(x1, y1, x2, y2)`` of regions ``0 .. n - 1``; (n, 4) float64."""
+    from scipy import ndimage
+
+    boxes = np.empty((n, 4), np.float64)
+    for i, sl in enumerate(ndimage.find_objects(labels + 1, max_label=n)):
+        boxes[i] = (sl[1].start, sl[0].start, sl[1].stop - 1, sl[0].stop - 1)
+    return boxes
+
+
+def _region_histograms(bins: np.ndarray, labels: np.ndarray, n: int, n_bins: int) -> np.ndarray:
+    """L1-normalised per-region histograms of per-pixel bin maps.
+
+    ``bins`` is (H, W, M) of bin indices in ``0 .. n_bins - 1`` for M maps; the result is
+    (n, M * n_bins) float32, map-major, normalised over all maps together.
+    """
+    m = bins.shape[2]
+    offsets = (np.arange(m, dtype=np.int64) * n_bins)[None, None, :]
+    codes = labels.astype(np.int64)[:, :, None] * (m * n_bins) + offsets + bins
+    hist = np.bincount(codes.ravel(), minlength=n * m * n_bins).reshape(n, m * n_bins).astype(np.float32)
+    hist /= hist.sum(axis=1, keepdims=True)
+    return hist
+
+
+def color_bins(image: np.ndarray) -> np.ndarray:
+    """Colour-histogram bin of each pixel and channel: ``value * 25 // 256``; (H, W, C) int64."""
+    return image.astype(np.int64) * COLOR_BINS // 256
+
+
+def texture_bins(image: np.ndarray) -> np.ndarray:
+    """Texture-histogram bin of each pixel, channel and orientation; (H, W, 8 C) int64.
+
+    For each channel, Gaussian derivatives (sigma 1) ``gx, gy`` give directional derivatives
+    ``d_theta = cos(theta) gx + sin(theta) gy`` for theta in 0, 45, 90, 135 degrees; their
+    positive and negative parts are the 8 orientations.  Each response map is scaled by
+    its maximum over the image into 10 bins.
+    """
+    import cv2
+
+    maps = []
+    for c in range(image.shape[2]):
+        plane = cv2.GaussianBlur(image[:, :, c].astype(np.float32), (0, 0), 1.0)
+        gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0, ksize=1)
+        gy = cv2.Sobel(plane, cv2.CV_32F, 0, 1, ksize=1)
+        for theta in (0.0, 45.0, 90.0, 135.0):
+            t = np.deg2rad(theta)
+            d = np.float32(np.cos(t)) * gx + np.float32(np.sin(t)) * gy
+            maps.append(np.maximum(d, 0))
+            maps.append(np.maximum(-d, 0))
+    out = np.empty(image.shape[:2] + (len(maps),), np.int64)
+    for i, r in enumerate(maps):
+        top = float(r.max())
+        scale = TEXTURE_BINS / top if top > 0 else 0.0
+        out[:, :, i] = np.minimum((r * scale).astype(np.int64), TEXTURE_BINS - 1)
+    return out
+
+
+# --------------------------------------------------------------------------- grouping
+@dataclass(frozen=True)
+class Hierarchy:
+    """The regions of one hierarchical grouping, in creation order.
+
+    Attributes
+    ----------
+    boxes : ndarray of shape (2n - 1, 4), float64
+        Canonical boxes: the n initial regions, then one per merge.
+    parents : ndarray of shape (n - 1, 2), int64
+        The two regions merged into region ``n + t`` at step ``t``.
+    n_initial : int
+    """
+
+    boxes: np.ndarray
+    parents: np.ndarray
+    n_initial: int
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Position of each region counted from the top (1 = last created); (len(boxes),) int64."""
+        return np.arange(len(self.boxes), 0, -1, dtype=np.int64)
+
+
+def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.ndarray, edges: np.ndarray,
+                          image_size: int, *, size_weight: float = 1.0, fill_weight: float = 1.0) -> Hierarchy:
+    """Greedy merging of the most similar adjacent regions (see the module docstring).
+
+    Parameters
+    ----------
+    histograms : ndarray of shape (n, F), float32
+        Per-region histograms already multiplied by their measure's weight (colour and
+        texture blocks side by side); ``F`` may be 0.
+    sizes : ndarray of shape (n,)
+        Region sizes in pixels.
+    boxes : ndarray of shape (n, 4)
+        Canonical boxes of the regions.
+    edges : ndarray of shape (E, 2), int
+        Adjacent pairs.
+    image_size : int
+        Pixels in the image.
+    size_weight, fill_weight : float
+
+    Returns
+    -------
+    Hierarchy
+    """
+    n = len(sizes)
+    cap = 2 * n - 1
+    feat = np.zeros((cap, histograms.shape[1]), np.float32)
+    feat[:n] = histograms
+    size = np.zeros(cap, np.float64)
+    size[:n] = sizes
+    box = np.zeros((cap, 4), np.float64)
+    box[:n] = boxes
+    use_hist = histograms.shape[1] > 0
+    inv_im = 1.0 / float(image_size)
+
+    def similarity(a: int, others: np.ndarray) -> np.ndarray:
+        s = np.zeros(len(others), np.float64)
+        if use_hist:
+            s += np.minimum(feat[others], feat[a]).sum(axis=1, dtype=np.float64)
+        if size_weight:
+            s += size_weight * (1.0 - (size[others] + size[a]) * inv_im)
+        if fill_weight:
+            ob = box[others]
+            bw = np.maximum(ob[:, 2], box[a, 2]) - np.minimum(ob[:, 0], box[a, 0]) + 1
+            bh = np.maximum(ob[:, 3], box[a, 3]) - np.minimum(ob[:, 1], box[a, 1]) + 1
+            s += fill_weight * (1.0 - (bw * bh - size[others] - size[a]) * inv_im)
+        return s
+
+    neighbours = [set() for _ in range(n)]
+    heap = []
+    if len(edges):
+        ea = np.asarray(edges[:, 0], np.int64)
+        eb = np.asarray(edges[:, 1], np.int64)
+        s0 = np.zeros(len(ea), np.float64)
+        if use_hist:
+            s0 += np.minimum(feat[ea], feat[eb]).sum(axis=1, dtype=np.float64)
+        if size_weight:
+            s0 += size_weight * (1.0 - (size[ea] + size[eb]) * inv_im)
+        if fill_weight:
+            bw = np.maximum(box[ea, 2], box[eb, 2]) - np.minimum(box[ea, 0], box[eb, 0]) + 1
+            bh = np.maximum(box[ea, 3], box[eb, 3]) - np.minimum(box[ea, 1], box[eb, 1]) + 1
+            s0 += fill_weight * (1.0 - (bw * bh - size[ea] - size[eb]) * inv_im)
+        for a, b in zip(ea.tolist(), eb.tolist()):
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+        heap = list(zip((-s0).tolist(), ea.tolist(), eb.tolist()))
+        heapq.heapify(heap)
+
+    alive = np.zeros(cap, bool)
+    alive[:n] = True
+    parents = []
+    t = n
+    while heap:
+        _, a, b = heapq.heappop(heap)
+        if not (alive[a] and alive[b]):
+            continue
+        sa, sb = size[a], size[b]
+        size[t] = sa + sb
+        if use_hist:
+            feat[t] = (feat[a] * np.float32(sa) + feat[b] * np.float32(sb)) / np.float32(sa + sb)
+        box[t, 0] = min(box[a, 0], box[b, 0])
+        box[t, 1] = min(box[a, 1], box[b, 1])
+        box[t, 2] = max(box[a, 2], box[b, 2])
+        box[t, 3] = max(box[a, 3], box[b, 3])
+        alive[a] = alive[b] = False
+        alive[t] = True
+        parents.append((a, b))
+        nb = neighbours[a] | neighbours[b]
+        nb.discard(a)
+        nb.discard(b)
+        for x in nb:
+            nx = neighbours[x]
+            nx.discard(a)
+            nx.discard(b)
+            nx.add(t)
+        neighbours.append(nb)
+        neighbours[a] = neighbours[b] = None
+        if nb:
+            others = np.fromiter(nb, np.int64, len(nb))
+            others.sort()
+            sims = similarity(t, others)
+            for s, x in zip((-sims).tolist(), others.tolist()):
+                heapq.heappush(heap, (s, x, t))
+        t += 1
+    return Hierarchy(box[:t].copy(), np.asarray(parents, np.int64).reshape(-1, 2), n)
+
+
+# --------------------------------------------------------------------------- the whole search
+@dataclass
+class _Segmentation:
+    labels: np.ndarray
+    n: int
+    sizes: np.ndarray
+    boxes: np.ndarray
+    edges: np.ndarray
+    color: np.ndarray
+    texture: np.ndarray
+
+
+def _segment(image_c: np.ndarray, texture_map: np.ndarray, k: float, sigma: float, min_size) -> _Segmentation:
+    labels = graph_segmentation(image_c, k, sigma=sigma, min_size=min_size)
+    n = int(labels.max()) + 1
+    sizes = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
+    color = _region_histograms(color_bins(image_c), labels, n, COLOR_BINS)
+    texture = _region_histograms(texture_map, labels, n, TEXTURE_BINS)
+    return _Segmentation(labels, n, sizes, region_boxes(labels, n), region_adjacency(labels), color, texture)
+
+
+def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["fast"]):
+    """Every hierarchy of ``config`` on ``image``, in the order colour space, k, strategy.
+
+    Returns
+    -------
+    list of (dict, Hierarchy)
+        The dict names the hierarchy's ``color_space``, ``k`` and ``strategy``.
+    """
+    rgb = as_rgb_image(image)
+    out = []
+    for space in config.color_spaces:
+        image_c = convert_color(rgb, space)
+        texture_map = texture_bins(image_c)
+        for k in config.ks:
+            seg = _segment(image_c, texture_map, k, config.sigma, config.min_size)
+            for name in config.strategies:
+                wc, wt, ws, wf = STRATEGIES[name]
+                blocks = [b for w, b in ((wc, seg.color), (wt, seg.texture)) if w]
+                hist = np.hstack(blocks) if blocks else np.zeros((seg.n, 0), np.float32)
+                h = hierarchical_grouping(hist, seg.sizes, seg.boxes, seg.edges, rgb.shape[0] * rgb.shape[1],
+                                          size_weight=ws, fill_weight=wf)
+                out.append(({"color_space": space, "k": k, "strategy": name}, h))
+    return out
+
+
+def rank_hierarchies(hierarchies, seed: int = 0) -> np.ndarray:
+    """Merge hierarchies into one de-duplicated, ranked list of boxes (see "Ranking" above).
+
+    Parameters
+    ----------
+    hierarchies : sequence of Hierarchy
+    seed : int
+
+    Returns
+    -------
+    ndarray of shape (m, 4), float64
+        Unique boxes, best first.
+    """
+    if not hierarchies:
+        return np.zeros((0, 4), np.float64)
+    rng = np.random.default_rng(seed)
+    boxes = np.concatenate([h.boxes for h in hierarchies])
+    values = np.concatenate([rng.random(len(h.boxes)) * h.positions for h in hierarchies])
+    order = np.argsort(values, kind="stable")
+    ranked = boxes[order]
+    _, first = np.unique(ranked, axis=0, return_index=True)
+    return ranked[np.sort(first)]
+
+
+def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed: int = 0) -> np.ndarray:
+    """Ranked, unique object proposals of one image.
+
+    Parameters
+    ----------
+    image : array_like of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+        RGB(A) or grey, uint8 or floats in [0, 1].
+    mode : {"single", "fast", "quality"} or SelectiveSearchConfig
+    seed : int
+        Seed of the ranking's random factors.
+
+    Returns
+    -------
+    ndarray of shape (m, 4), float64
+        Canonical inclusive boxes ``(x1, y1, x2, y2)``, best first.
+    """
+    config = MODES[mode] if isinstance(mode, str) and mode in MODES else mode
+    if not isinstance(config, SelectiveSearchConfig):
+        raise ValueError(f"mode: expected one of {tuple(MODES)} or a SelectiveSearchConfig, got {mode!r}")
+    return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed)

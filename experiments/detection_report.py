@@ -1,0 +1,130 @@
+"""Report and pictures of a detection run (``runs/<name>/report.md``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from features.image_io import load_image
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _draw_box(ax, box, color, lw=1.5, label=None):
+    from matplotlib.patches import Rectangle
+
+    x1, y1, x2, y2 = box
+    ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, edgecolor=color, lw=lw))
+    if label:
+        ax.text(x1, y1 - 2, label, color="white", fontsize=7, va="bottom",
+                bbox={"facecolor": color, "alpha": 0.8, "pad": 1, "edgecolor": "none"})
+
+
+def plot_proposals(image, proposals, gt_boxes, path, *, n: int = 10, title: str = "") -> None:
+    """The first ``n`` proposals (numbered by rank) over the image, ground truth in green."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    ax.imshow(image)
+    cmap = plt.get_cmap("autumn")
+    for r, box in enumerate(proposals[:n]):
+        _draw_box(ax, box, cmap(r / max(n - 1, 1)), lw=1.2, label=str(r + 1))
+    for box in gt_boxes:
+        _draw_box(ax, box, "lime", lw=2.5)
+    ax.set_title(title or f"top {n} proposals (rank order) and the ground truth (green)", fontsize=9)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
+    """A row of test images with their best detections (class, score) and ground truth (green).
+
+    ``panels`` is a list of ``(image, labels, scores, boxes, gt_boxes, title)``.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for ax, (image, labels, scores, boxes, gt_boxes, title) in zip(axes[0], panels):
+        ax.imshow(image)
+        for box in gt_boxes:
+            _draw_box(ax, box, "lime", lw=2.5)
+        for k in np.argsort(-scores, kind="stable")[:per_image]:
+            _draw_box(ax, boxes[k], f"C{int(labels[k])}", label=f"{classes[labels[k]]} {scores[k]:.2f}")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("x (pixels)")
+        ax.set_ylabel("y (pixels)")
+    fig.suptitle(f"best {per_image} detections per image (after non-maximum suppression); ground truth in green",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Path) -> None:
+    from ilsvrc.plots import plot_pr_curves
+    from ilsvrc.proposals import plot_recall_curves
+
+    out_dir = Path(out_dir)
+    classes = list(dataset.classes)
+    res = last["det_result"]
+    plot_pr_curves(res.recall, res.precision, res.ap, classes, out_dir / "pr_curves", title_prefix="DET: ")
+    plot_recall_curves({f"{cfg.detection.proposals} ({cfg.detection.mode})": last["curve"]},
+                       out_dir / "proposal_recall.png",
+                       title="Proposal recall on the test images")
+
+    samples, test_idx, regions, scales = last["samples"], last["test_idx"], last["regions"], last["scales"]
+    detector = last["detector"]
+    first_of_class = {}
+    for i in test_idx:
+        first_of_class.setdefault(samples[i].label, i)
+    panels = []
+    for cls, i in sorted(first_of_class.items()):
+        image = load_image(samples[i].path)
+        plot_proposals(image, regions[i].proposals / scales[i], samples[i].boxes,
+                       out_dir / f"proposals_{classes[cls]}.png",
+                       title=f"{Path(samples[i].path).name} ({classes[cls]}): top 10 proposals, ground truth green")
+        labels, scores, boxes = detector.detect(regions[i])
+        panels.append((image, labels, scores, boxes / scales[i], samples[i].boxes,
+                       f"{classes[cls]}/{Path(samples[i].path).name}"))
+    if panels:
+        plot_detections(panels, classes, out_dir / "detections.png")
+
+    pub = summary["published"]
+    lines = [f"# {cfg.name}", "", cfg.description, "",
+             f"{len(summary['splits'])} split(s), seeds {list(cfg.data.seeds)}; {summary['seconds']} s in all.", "",
+             "| measure | ours | published |", "|---|---|---|",
+             f"| DET mean AP | {summary['mean_ap_mean']:.3f} +- {summary['mean_ap_std']:.3f} | "
+             f"{pub['value']:.3f} ({pub['source']}) |" if pub["value"] else
+             f"| DET mean AP | {summary['mean_ap_mean']:.3f} +- {summary['mean_ap_std']:.3f} | |",
+             f"| CLS-LOC top-5 error | {summary['loc_top_k_error_mean'][-1]:.3f} | "
+             + (f"{pub['loc_error']:.3f} ({pub['loc_source']}) |" if pub["loc_error"] else "|"),
+             f"| CLS-LOC top-1 error | {summary['loc_top_k_error_mean'][0]:.3f} | |", "",
+             "The published numbers are the ILSVRC entries on ImageNet (200 DET classes, 1000 CLS-LOC "
+             "classes); ours are on this data set's classes, so they stand beside them, not against them.", "",
+             "## Per-class average precision (last split)", "", "| class | AP |", "|---|---|"]
+    lines += [f"| {c} | {a:.3f} |" for c, a in zip(classes, summary["splits"][-1]["det"]["ap"])]
+    lines += ["", "## Proposals on the test images (mean over splits)", "",
+              "| first N | boxes/image | recall@0.5 | recall@0.7 | MABO | AR |", "|---|---|---|---|---|---|"]
+    for budget, q in summary["proposals_mean"].items():
+        lines.append(f"| {budget} | {q['boxes_per_image']:.0f} | {q['recall_50']:.3f} | {q['recall_70']:.3f} | "
+                     f"{q['mabo']:.3f} | {q['average_recall']:.3f} |")
+    lines += ["", "## Hard-negative mining (last split)", "", "| class | positives | initial negatives | final cache |",
+              "|---|---|---|---|"]
+    for t in summary["splits"][-1]["training"]:
+        lines.append(f"| {classes[t['class']]} | {t['positives']} | {t['initial_negatives']} | "
+                     f"{t['final_negatives']} |")
+    failed = [f for s in summary["splits"] for f in s["failed_images"]]
+    if failed:
+        lines += ["", "## Images skipped", ""] + [f"- {f['image']}: {f['error']}" for f in failed]
+    lines += ["", "## Figures", "", "![proposal recall](proposal_recall.png)", "", "![detections](detections.png)", ""]
+    lines += [f"![proposals {c}](proposals_{c}.png)" for c in classes if (out_dir / f"proposals_{c}.png").exists()]
+    lines += ["", "PR curves: `pr_curves/`.", ""]
+    (out_dir / "report.md").write_text("\n".join(lines))

@@ -1,0 +1,291 @@
+"""Run a detection experiment: proposals, region signatures, detectors, DET and CLS-LOC scores.
+
+``ilsvrc-classic run CONFIG`` with ``task = "detection"`` and ``data.layout = "boxes"``
+(a ``boxes.csv`` beside an ``images/`` folder, :class:`ilsvrc.datasets.BoxedImageDataset`).
+
+For every split seed: selective-search proposals of every image (cached per image by
+content and proposal settings, in parallel); a visual vocabulary from dense-SIFT samples of
+the training images; every image's visual-word map (cached); one linear SVM per class with
+hard-negative mining (:class:`baselines.detection.RegionDetector`); detections of the test
+images written as an ILSVRC DET submission and scored by the DET evaluator; an image
+classifier on whole-image signatures whose top-5 classes, each with its detector's best
+box, form a CLS-LOC submission scored by the CLS-LOC evaluator; and the proposals'
+recall, MABO and average recall on the test images.  ``runs/<name>/`` receives the
+metrics, the report, PR curves, the recall curve and pictures of proposals and detections.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from baselines.classification import LinearSVMClassifier
+from baselines.detection import ImageRegions, RegionDetector
+from baselines.pipeline import make_extractor
+from baselines.proposals import ProposalConfig, propose
+from features.codebook import assign_nearest, kmeans
+from features.image_io import ImageReadError, load_image
+from features.regions import WordIntegral, region_bow
+from ilsvrc.datasets import BoxedImageDataset, check_boxes_in_image
+from ilsvrc.errors import InputError
+
+from .cache import ContentCache, file_digest
+from .config import ExperimentConfig
+
+log = logging.getLogger(__name__)
+
+BUDGETS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+# --------------------------------------------------------------------------- per-image jobs (worker processes)
+def _proposal_job(path, config: ProposalConfig, max_side: int):
+    try:
+        image = load_image(path, max_side=max_side or None)
+    except ImageReadError as exc:
+        return None, str(exc)
+    try:
+        boxes = propose(image, config)
+    except ValueError as exc:
+        return None, f"proposals failed: {exc}"
+    return {"boxes": boxes, "size": np.array(image.shape[:2])}, None
+
+
+def _words_job(extractor, path, vocabulary):
+    try:
+        feats = extractor.extract(path)
+    except (ImageReadError, ValueError) as exc:
+        return None, str(exc)
+    words = assign_nearest(feats.descriptors, vocabulary) if len(feats) else np.zeros(0, np.int64)
+    return {"positions": feats.frames[:, :2], "words": words.astype(np.int32)}, None
+
+
+def _sample_job(extractor, path, n, seed):
+    try:
+        feats = extractor.extract(path)
+    except (ImageReadError, ValueError) as exc:
+        return None, str(exc)
+    d = feats.descriptors
+    if len(d) > n:
+        d = d[np.sort(np.random.default_rng(seed).choice(len(d), n, replace=False))]
+    return {"descriptors": d}, None
+
+
+# --------------------------------------------------------------------------- one split
+def _proposal_config(cfg: ExperimentConfig) -> ProposalConfig:
+    d = cfg.detection
+    return ProposalConfig(backend=d.proposals, mode=d.mode, seed=d.seed, min_side=d.min_side)
+
+
+def _gt_in_image(sample, size, scale) -> np.ndarray:
+    h, w = size
+    return check_boxes_in_image(sample.boxes * scale, h, w, sample.source)
+
+
+def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split, cache: ContentCache,
+                        out_dir: Path, progress: bool = True) -> dict:
+    from .runner import _cached_map
+
+    start = time.perf_counter()
+    samples = split.train + split.test
+    n_train = len(split.train)
+    n_classes = len(dataset.classes)
+    digests = [file_digest(s.path) for s in samples]
+    pconf = _proposal_config(cfg)
+    max_side = cfg.data.max_side
+
+    # 1. proposals
+    proposals, failed = _cached_map(_proposal_job, [(s.path, pconf, max_side) for s in samples], digests, cache,
+                                    f"proposals/{pconf.fingerprint()}-{max_side}", cfg.run.n_jobs,
+                                    f"proposals (seed {split.seed})", progress)
+
+    # 2. vocabulary from the training images' descriptors
+    f = cfg.features
+    extractor = make_extractor(f.kind, step=f.step, sizes=f.sizes, bin_size=f.bin_size, color=f.color, fast=f.fast,
+                               window_size=f.window_size, magnif=f.magnif, contrast_threshold=f.contrast_threshold,
+                               max_side=max_side)
+    feature_key = cfg.section_hash("features") + f"-{max_side}"
+    n_per = f.samples_per_image
+    sampled, failed_s = _cached_map(_sample_job, [(extractor, s.path, n_per, int(d[:8], 16))
+                                                  for s, d in zip(split.train, digests)],
+                                    [f"{d}-{n_per}" for d in digests[:n_train]], cache, f"det-samples/{feature_key}",
+                                    cfg.run.n_jobs, f"descriptors (seed {split.seed})", progress)
+    pool = np.concatenate([r["descriptors"] for r in sampled if r is not None])
+    if len(pool) > cfg.encoding.max_descriptors:
+        pool = pool[np.random.default_rng(split.seed).choice(len(pool), cfg.encoding.max_descriptors, replace=False)]
+    vocabulary = kmeans(pool, cfg.encoding.n_words, n_iter=cfg.encoding.kmeans_iter, random_state=split.seed)
+    vocab_key = f"{feature_key}-{file_digest_bytes(vocabulary)}"
+
+    # 3. visual-word maps
+    words, failed_w = _cached_map(_words_job, [(extractor, s.path, vocabulary) for s in samples], digests, cache,
+                                  f"words/{vocab_key}", cfg.run.n_jobs, f"visual words (seed {split.seed})", progress)
+    bad = {i for i, _ in failed} | {i for i, _ in failed_w} | {i for i, _ in failed_s}
+    failures = [{"image": samples[i].path, "error": e} for i, e in failed + failed_w + failed_s]
+
+    regions, scales = [], []
+    for i, s in enumerate(samples):
+        if i in bad or proposals[i] is None or words[i] is None:
+            regions.append(None)
+            scales.append(1.0)
+            continue
+        size = tuple(int(v) for v in proposals[i]["size"])
+        scale = _image_scale(s.path, size, max_side)
+        budget = cfg.detection.train_proposals if i < n_train else cfg.detection.test_proposals
+        integral = WordIntegral(words[i]["positions"], words[i]["words"], cfg.encoding.n_words)
+        regions.append(ImageRegions(proposals[i]["boxes"][:budget], integral, s.labels,
+                                    _gt_in_image(s, size, scale)))
+        scales.append(scale)
+    train_idx = [i for i in range(n_train) if regions[i] is not None]
+    test_idx = [i for i in range(n_train, len(samples)) if regions[i] is not None]
+
+    # 4. detectors
+    d = cfg.detection
+    detector = RegionDetector(layout=d.layout, C=d.C, positive_weight=d.positive_weight,
+                              initial_overlap=tuple(d.initial_overlap), max_overlap=d.max_overlap,
+                              hard_score=d.hard_score, easy_score=d.easy_score, retrain_every=d.retrain_every,
+                              rounds=d.mining_rounds, max_per_image=d.max_per_image, nms_overlap=d.nms_overlap,
+                              max_detections=d.max_detections, random_state=split.seed)
+    detector.fit([regions[i] for i in train_idx], n_classes)
+
+    # 5. image classifier on whole-image signatures (for the localization task)
+    def whole(i):
+        h, w = (int(v) for v in proposals[i]["size"])
+        return region_bow(regions[i].integral, np.array([[0, 0, w - 1, h - 1]], np.float64), cfg.encoding.layout)[0]
+
+    clf = LinearSVMClassifier(C=tuple(cfg.classifier.C), validation_fraction=cfg.classifier.validation_fraction,
+                              random_state=split.seed)
+    clf.fit(np.stack([whole(i) for i in train_idx]), np.array([samples[i].label for i in train_idx]))
+    top = clf.top_k(np.stack([whole(i) for i in test_idx]), min(5, n_classes))
+
+    # 6. submissions, written and scored with the ILSVRC evaluators
+    sub_dir = out_dir / f"split_{split.seed}"
+    sub_dir.mkdir(parents=True, exist_ok=True)
+    det = _write_and_score_det(detector, regions, samples, test_idx, scales, n_classes, sub_dir)
+    loc = _write_and_score_loc(detector, regions, samples, test_idx, scales, top, n_classes, sub_dir)
+
+    # 7. proposal quality on the test images (original pixel coordinates)
+    from ilsvrc.proposals import proposal_quality, recall_curve
+
+    test_props = [proposals[i]["boxes"] / scales[i] for i in test_idx]
+    test_gt = [samples[i].boxes for i in test_idx]
+    test_lab = [samples[i].labels for i in test_idx]
+    quality = {str(n): proposal_quality(test_props, test_gt, test_lab, n).as_dict() for n in (100, 500, 1000, 2000)}
+    quality["all"] = proposal_quality(test_props, test_gt, test_lab).as_dict()
+    curve = recall_curve(test_props, test_gt, BUDGETS)
+
+    result = {"seed": split.seed, "n_train": len(train_idx), "n_test": len(test_idx),
+              "det": det, "loc": loc, "proposals": quality,
+              "training": detector.training_log_, "failed_images": failures,
+              "seconds": round(time.perf_counter() - start, 1)}
+    return {"summary": result, "curve": curve, "detector": detector, "regions": regions, "test_idx": test_idx,
+            "samples": samples, "scales": scales, "det_result": det.pop("_result")}
+
+
+def file_digest_bytes(array: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def _image_scale(path, size, max_side: int) -> float:
+    """Factor from original pixel coordinates to those of the (possibly shrunk) working image."""
+    if not max_side:
+        return 1.0
+    import cv2
+
+    original = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    oh, ow = original.shape[:2] if original is not None else size
+    return size[1] / ow if ow else 1.0
+
+
+def _objects(samples, test_idx):
+    from ilsvrc.ground_truth import ObjectTable
+
+    return ObjectTable.from_lists([samples[i].labels + 1 for i in test_idx], [samples[i].boxes for i in test_idx])
+
+
+def _write_and_score_det(detector, regions, samples, test_idx, scales, n_classes, sub_dir: Path) -> dict:
+    from ilsvrc.ground_truth import read_image_list
+    from ilsvrc.metrics.detection import evaluate_detection
+    from ilsvrc.submissions import read_det_submission, write_det_submission
+
+    image_index, labels, scores, boxes = [], [], [], []
+    for pos, i in enumerate(test_idx, start=1):
+        lab, sc, bx = detector.detect(regions[i])
+        image_index.append(np.full(len(lab), pos))
+        labels.append(lab + 1)
+        scores.append(sc)
+        boxes.append(bx / scales[i])
+    list_path = sub_dir / "det_image_list.txt"
+    list_path.write_text("".join(f"{Path(samples[i].path).parent.name}/{Path(samples[i].path).stem} {pos}\n"
+                                 for pos, i in enumerate(test_idx, start=1)))
+    sub_path = sub_dir / "det_submission.txt"
+    write_det_submission(sub_path, np.concatenate(image_index), np.concatenate(labels), np.concatenate(scores),
+                         np.concatenate(boxes))
+    images = read_image_list(list_path)
+    sub = read_det_submission(sub_path, images, n_classes)
+    result = evaluate_detection(sub.image, sub.label, sub.score, sub.box, _objects(samples, test_idx))
+    return {"mean_ap": float(result.mean_ap), "ap": [float(a) for a in result.ap], "n_detections": len(sub),
+            "_result": result}
+
+
+def _write_and_score_loc(detector, regions, samples, test_idx, scales, top, n_classes, sub_dir: Path) -> dict:
+    from ilsvrc.metrics.classification import flat_errors
+    from ilsvrc.metrics.localization import localization_error, localization_errors
+    from ilsvrc.submissions import read_loc_submission, write_loc_submission
+
+    boxes = np.stack([detector.best_boxes(regions[i], top[row]) / scales[i] for row, i in enumerate(test_idx)])
+    sub_path = sub_dir / "loc_submission.txt"
+    write_loc_submission(sub_path, top + 1, boxes)
+    sub = read_loc_submission(sub_path, len(test_idx), n_classes)
+    gt = np.array([[samples[i].label + 1] for i in test_idx])
+    per_image = localization_errors(sub.labels, sub.boxes, gt, _objects(samples, test_idx))
+    return {"top_k_error": [float(e) for e in localization_error(per_image)],
+            "cls_top_k_error": [float(e) for e in flat_errors(sub.labels, gt).mean(axis=0)]}
+
+
+# --------------------------------------------------------------------------- whole experiment
+def run_detection_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progress: bool = True) -> dict:
+    """Run every split of a detection configuration; write ``runs/<name>/``; return the summary."""
+    from .runner import _versions
+
+    root = Path(data_dir or cfg.data.path)
+    if not data_dir and not root.is_absolute() and cfg.source_path:
+        root = Path(cfg.source_path).parent / root
+    if not (root / "boxes.csv").is_file():
+        raise InputError("expected a folder holding boxes.csv and images/ (nothing is downloaded)", path=root)
+    dataset = BoxedImageDataset(root / "boxes.csv", root / "images", classes=cfg.data.classes or None)
+    out_dir = Path(output or cfg.run.output) / cfg.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = ContentCache(cfg.run.cache)
+    started = time.perf_counter()
+    splits, last = [], None
+    for seed in cfg.data.seeds:
+        split = dataset.split(cfg.data.n_train, cfg.data.n_test or None, int(seed))
+        last = run_detection_split(cfg, dataset, split, cache, out_dir, progress)
+        splits.append(last["summary"])
+    det_map = np.array([s["det"]["mean_ap"] for s in splits])
+    loc_err = np.array([s["loc"]["top_k_error"] for s in splits])
+    summary = {"name": cfg.name, "task": "detection", "description": cfg.description,
+               "published": cfg.to_dict()["published"], "classes": list(dataset.classes),
+               "mean_ap_mean": float(det_map.mean()), "mean_ap_std": float(det_map.std()),
+               "loc_top_k_error_mean": loc_err.mean(axis=0).tolist(),
+               "loc_top_k_error_std": loc_err.std(axis=0).tolist(),
+               "proposals_mean": _mean_quality([s["proposals"] for s in splits]),
+               "splits": splits, "seconds": round(time.perf_counter() - started, 1), "versions": _versions()}
+    from .detection_report import write_detection_report
+
+    write_detection_report(cfg, dataset, summary, last, out_dir)
+    (out_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list) + "\n")
+    return summary
+
+
+def _mean_quality(per_split: list) -> dict:
+    out = {}
+    for budget in per_split[0]:
+        out[budget] = {k: float(np.mean([q[budget][k] for q in per_split])) for k in per_split[0][budget]
+                       if per_split[0][budget][k] is not None}
+    return out
