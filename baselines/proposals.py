@@ -52,7 +52,7 @@ class ProposalConfig:
     backend : str
         One of :data:`BACKENDS`.
     mode : str
-        ``"single"``, ``"fast"`` or ``"quality"`` (``selective_search`` and ``opencv``).
+        ``"single"``, ``"paper_fast"`` (``selective_search`` only), ``"fast"`` or ``"quality"``.
     seed : int
         Ranking seed.
     max_boxes : int
@@ -77,6 +77,9 @@ class ProposalConfig:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode: expected one of {tuple(MODES)}, got {self.mode!r}")
+        if self.backend == "opencv" and self.mode == "paper_fast":
+            raise ValueError("mode 'paper_fast' exists only for the selective_search backend; OpenCV has "
+                             "'single', 'fast' and 'quality' presets")
         if self.max_boxes < 0 or self.min_side < 0:
             raise ValueError("max_boxes and min_side must be >= 0")
 

@@ -91,7 +91,7 @@ class ClassifierConfig:
 @dataclass(frozen=True)
 class DetectionConfig:
     proposals: str = "selective_search"  # backend: "selective_search", "opencv" or "selectivesearch"
-    mode: str = "fast"                 # "single", "fast" or "quality"
+    mode: str = "fast"                 # "single", "paper_fast", "fast" or "quality"
     seed: int = 0                      # proposal ranking seed
     min_side: int = 0                  # drop proposals narrower or shorter than this (pixels)
     train_proposals: int = 500         # best proposals per training image used for negatives
@@ -224,7 +224,8 @@ def _validate(cfg: ExperimentConfig, path: str) -> None:
          "'boxes' (a boxes.csv beside an images/ folder) exactly when task = 'detection'"),
         (cfg.detection.proposals in ("selective_search", "opencv", "selectivesearch"), "detection.proposals",
          "'selective_search', 'opencv' or 'selectivesearch'"),
-        (cfg.detection.mode in ("single", "fast", "quality"), "detection.mode", "'single', 'fast' or 'quality'"),
+        (cfg.detection.mode in ("single", "paper_fast", "fast", "quality"), "detection.mode",
+         "'single', 'paper_fast', 'fast' or 'quality'"),
         (len(cfg.detection.initial_overlap) == 2 and cfg.detection.initial_overlap[0] < cfg.detection.initial_overlap[1],
          "detection.initial_overlap", "[lo, hi] with lo < hi"),
         (cfg.detection.C > 0 and cfg.detection.positive_weight > 0, "detection.C", "positive C and positive_weight"),
