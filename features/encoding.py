@@ -44,6 +44,7 @@ from .codebook import assign_nearest, relative_likelihoods, squared_distances
 _LAYOUT = re.compile(r"^(\d+)x(\d+)$")
 _FV_CHUNK = 4096
 _SPARSE_LIMIT = 0.02  # share of non-zero posteriors above which the dense products are faster
+_DENSE_CONDITION = 64.0  # float32 dense products: largest (mu - c)^2 / sigma^2 they are trusted with
 
 
 # --------------------------------------------------------------------------- encoders
@@ -127,49 +128,44 @@ def fisher_vector(descriptors, means, covariances, priors, *, improved: bool = T
 
 
 def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
-    """The Fisher vector of descriptors ``x`` given their unnormalised posteriors."""
+    """The Fisher vector of descriptors ``x`` given their unnormalised posteriors (overwritten)."""
     dtype = x.dtype
     k, d = mu.shape
     n = len(x)
     if n == 0:
         return np.zeros(2 * k * d, dtype)
     sigma = np.sqrt(var)
-    keep = weights >= (1e-6 * totals)[:, None]
+    # posteriors, with those below 1e-6 (and components of prior below 1e-6) dropped, as VLFeat
+    q = np.multiply(weights, (1.0 / totals)[:, None].astype(weights.dtype), out=weights)
+    q *= q >= 1e-6
     if pi.min() < 1e-6:
-        keep[:, pi < 1e-6] = False
+        q[:, pi < 1e-6] = 0
     # Sparse posteriors: accumulate residuals pair by pair (exact in float32, as VLFeat).
-    # Dense ones (broad components): three matrix products, in float64 so that expanding
-    # (x - mu)^2 does not cancel.
-    if dtype == np.float64 or keep.mean() > _SPARSE_LIMIT:
-        # float64: the moments from three matrix products are exact to ~1e-12.
-        q = np.where(keep, weights / totals[:, None], 0).astype(np.float64)
-        x64 = x.astype(np.float64)
-        s0 = q.sum(axis=0)
-        s12 = q.T @ np.concatenate([x64, x64 * x64], axis=1)
+    # Dense ones (broad components): the moments of every component by one matrix product,
+    # q^T [x - c, (x - c)^2], around the descriptors' mean c, so that expanding
+    # (x - mu)^2 = (x - c)^2 - 2 (mu - c)(x - c) + (mu - c)^2 cancels little.  In float32 the
+    # cancellation still costs about eps * (mu - c)^2 / sigma^2 relative, so the rare
+    # components that are tight and far from c (ratio above _DENSE_CONDITION) are
+    # accumulated pair by pair instead.
+    if dtype == np.float64 or np.count_nonzero(q) > _SPARSE_LIMIT * q.size:
+        centre = x.mean(axis=0, dtype=np.float64)
+        xc = x - centre.astype(dtype)
+        s0 = q.sum(axis=0, dtype=np.float64)
+        s12 = (q.T @ np.concatenate([xc, xc * xc], axis=1)).astype(np.float64)
         s1, s2 = s12[:, :d], s12[:, d:]
-        u = (s1 - s0[:, None] * mu) / sigma
-        v = (s2 - 2 * mu * s1 + s0[:, None] * mu * mu) / var - s0[:, None]
+        m = mu - centre
+        u = (s1 - s0[:, None] * m) / sigma
+        v = (s2 - 2 * m * s1 + s0[:, None] * m * m) / var - s0[:, None]
+        if dtype == np.float32:
+            tight = (m * m / var).max(axis=1) > _DENSE_CONDITION
+            if tight.any():
+                u[tight] = 0
+                v[tight] = 0
+                _accumulate_residuals(x, q[:, tight], mu[tight], sigma[tight], u, v, np.flatnonzero(tight))
     else:
-        # float32: expanding (x - mu)^2 would cancel badly, so accumulate residuals over
-        # the (sparse) posteriors >= 1e-6 only, as VLFeat does, in chunks.
         u = np.zeros((k, d))
         v = np.zeros((k, d))
-        inv_sigma = (1.0 / sigma).astype(np.float32)
-        mu32 = mu.astype(np.float32)
-        for start in range(0, n, _FV_CHUNK):
-            block = weights[start: start + _FV_CHUNK]
-            flat = np.flatnonzero(keep[start: start + _FV_CHUNK].ravel())   # faster than np.nonzero on 2-D
-            if not len(flat):
-                continue
-            rows, comps = np.divmod(flat, k)
-            order = np.argsort(comps, kind="stable")
-            rows, comps = rows[order], comps[order]
-            weight = (block[rows, comps] / totals[start + rows]).astype(np.float32)[:, None]
-            diff = (x[start + rows] - mu32[comps]) * inv_sigma[comps]
-            starts = np.flatnonzero(np.r_[True, comps[1:] != comps[:-1]])
-            used = comps[starts]
-            u[used] += np.add.reduceat(weight * diff, starts, axis=0)
-            v[used] += np.add.reduceat(weight * (diff * diff - 1), starts, axis=0)
+        _accumulate_residuals(x, q, mu, sigma, u, v, np.arange(k))
     with np.errstate(divide="ignore", invalid="ignore"):
         u /= (n * np.sqrt(pi))[:, None]
         v /= (n * np.sqrt(2 * pi))[:, None]
@@ -179,6 +175,30 @@ def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
     if improved:
         out = _power_l2(out)
     return out.astype(dtype)
+
+
+def _accumulate_residuals(x, q, mu, sigma, u, v, rows_of) -> None:
+    """Add ``sum_i q_ik (x_i - mu_k) / sigma_k`` to ``u[rows_of[k]]`` and
+    ``sum_i q_ik ((x_i - mu_k)^2 / sigma_k^2 - 1)`` to ``v[rows_of[k]]`` over the non-zero
+    posteriors ``q`` (n, k'), residual by residual in the dtype of ``x`` (as VLFeat does;
+    exact for float32), in row chunks."""
+    k = mu.shape[0]
+    inv_sigma = (1.0 / sigma).astype(x.dtype)
+    mu_x = mu.astype(x.dtype)
+    for start in range(0, len(x), _FV_CHUNK):
+        block = q[start: start + _FV_CHUNK]
+        flat = np.flatnonzero(block.ravel())        # faster than np.nonzero on 2-D
+        if not len(flat):
+            continue
+        rows, comps = np.divmod(flat, k)
+        order = np.argsort(comps, kind="stable")
+        rows, comps = rows[order], comps[order]
+        weight = block[rows, comps][:, None]
+        diff = (x[start + rows] - mu_x[comps]) * inv_sigma[comps]
+        starts = np.flatnonzero(np.r_[True, comps[1:] != comps[:-1]])
+        used = rows_of[comps[starts]]
+        u[used] += np.add.reduceat(weight * diff, starts, axis=0)
+        v[used] += np.add.reduceat(weight * (diff * diff - 1), starts, axis=0)
 
 
 def from_skimage_layout(fv_skimage, n_components: int, dim: int) -> np.ndarray:
