@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The main job: a full classification experiment on the embedded Caltech-101 subset.
+# The main job: a full classification experiment on the embedded Caltech-101 subset, then
+# proposals, detection and localization on the embedded boxed images.
 demo: $(STAMP)
 	$(VENV)/bin/ilsvrc-classic run experiments/configs/demo.toml
-	@echo "report written to runs/demo/report.md"
+	$(VENV)/bin/ilsvrc-classic run experiments/configs/demo_detection.toml
+	@echo "reports written to runs/demo/report.md and runs/demo_detection/report.md"
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench

@@ -21,15 +21,53 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a setting (TOML value syntax), repeatable")
     run.add_argument("--output", metavar="DIR", help="where runs/<name>/ goes (default: run.output)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run per-image work on Dask: 'local' (a LocalCluster) or tcp://host:8786")
+    run.add_argument("--n-jobs", type=int, metavar="N", help="worker processes (default: run.n_jobs)")
     run.set_defaults(handler=_run_experiment)
+    store = sub.add_parser("store", help="inspect a feature store",
+                           description="Check every shard of a feature store against its manifest.")
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    verify = store_sub.add_parser("verify", help="re-hash every shard; report missing, truncated or altered ones")
+    verify.add_argument("path", metavar="DIR", help="a store folder (holding manifest.json) or a folder of stores")
+    verify.add_argument("--repair", action="store_true",
+                        help="drop bad shards from the manifest so that their images are recomputed")
+    verify.set_defaults(handler=_verify_store)
     return parser
+
+
+def _verify_store(args) -> int:
+    from pathlib import Path
+
+    from .store import MANIFEST, open_store
+
+    root = Path(args.path)
+    dirs = [root] if (root / MANIFEST).exists() else sorted(p.parent for p in root.glob(f"*/{MANIFEST}"))
+    if not dirs:
+        print(f"{root}: no {MANIFEST} found", file=sys.stderr)
+        return 2
+    bad = 0
+    for d in dirs:
+        store = open_store(d)
+        problems = store.verify(repair=args.repair)
+        print(f"{d}: {len(store.shards)} shard(s), {len(store)} image(s), {len(store.failures)} failed image(s): "
+              + ("OK" if not problems else f"{len(problems)} problem(s)" + (" (repaired)" if args.repair else "")))
+        for p in problems:
+            print(f"  {p}")
+        bad += bool(problems)
+    return 1 if bad else 0
 
 
 def _run_experiment(args) -> int:
     from .config import load_config
     from .runner import run_experiment
 
-    cfg = load_config(args.config, args.overrides)
+    overrides = list(args.overrides)
+    if args.scheduler:
+        overrides += ["run.backend=dask", f"run.scheduler={args.scheduler}"]
+    if args.n_jobs:
+        overrides.append(f"run.n_jobs={args.n_jobs}")
+    cfg = load_config(args.config, overrides)
     summary = run_experiment(cfg, args.data, output=args.output, progress=not args.quiet)
     pub = summary["published"]
     out = (args.output or cfg.run.output) + "/" + cfg.name

@@ -86,6 +86,8 @@ class ClassifierConfig:
     C: tuple = (10.0,)                 # several values: chosen on a validation split
     solver: str = "liblinear"          # linear kernel: "liblinear" or "sgd"
     validation_fraction: float = 0.25
+    alpha: float = 1e-4                # run.store set: streaming SGD regularisation
+    epochs: int = 10                   # run.store set: passes over the training store
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,13 @@ class DetectionConfig:
 @dataclass(frozen=True)
 class RunConfig:
     n_jobs: int = 2
+    backend: str = "local"             # "local" (joblib processes) or "dask"
+    scheduler: str = "local"           # dask: "local" (a LocalCluster of n_jobs workers) or tcp://host:8786
+    batch_size: int = 4                # images per parallel task
+    store: str = ""                    # "" (cache, in memory) or "float32" / "float16" / "pq": feature store + streaming SGD
+    store_dir: str = "store"
+    shard_size: int = 1024             # images per store shard
+    pq_sub_dim: int = 8                # store = "pq": dimensions per one-byte sub-quantiser
     cache: str = "cache"               # content- and config-keyed cache folder (relative to the working dir)
     output: str = "runs"
 
@@ -152,7 +161,34 @@ class ExperimentConfig:
 _SECTIONS = {"published": Published, "data": DataConfig, "features": FeatureConfig, "encoding": EncodingConfig,
              "classifier": ClassifierConfig, "run": RunConfig, "sweep": SweepConfig,
              "detection": DetectionConfig}
-_TOP = {"name", "description", "task"}
+_TOP = {"name", "description", "task", "extends"}
+
+
+def _read_toml(path: str, seen=()) -> dict:
+    """A TOML file as a dict; ``extends = "other.toml"`` (relative to the file) starts from that
+    file's tables and lets this one override them key by key."""
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError("configuration file not found", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", path=path) from None
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw
+    if not isinstance(base_name, str):
+        raise InputError("expected the name of a TOML file", path=path, field="extends")
+    base_path = os.path.join(os.path.dirname(path), base_name)
+    if os.path.abspath(base_path) in seen:
+        raise InputError(f"circular 'extends' through {base_name}", path=path, field="extends")
+    base = _read_toml(base_path, seen + (os.path.abspath(path),))
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
 
 
 def _coerce(value, annotation, where: str, path: str):
@@ -182,13 +218,7 @@ def _build(cls, table: dict, section: str, path: str):
 def load_config(path, overrides=()) -> ExperimentConfig:
     """Read a TOML experiment file, apply ``section.key=value`` overrides, validate strictly."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise InputError("configuration file not found", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML ({exc})", path=path) from None
+    raw = _read_toml(path)
     for item in overrides:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise InputError(f"--set expects section.key=value, got {item!r}")
@@ -219,6 +249,9 @@ def load_config(path, overrides=()) -> ExperimentConfig:
 def _validate(cfg: ExperimentConfig, path: str) -> None:
     checks = [
         (cfg.task in ("classification", "detection"), "task", "'classification' or 'detection'"),
+        (cfg.run.backend in ("local", "dask"), "run.backend", "'local' or 'dask'"),
+        (cfg.run.store in ("", "float32", "float16", "pq"), "run.store", "'', 'float32', 'float16' or 'pq'"),
+        (cfg.run.n_jobs >= 1 and cfg.run.batch_size >= 1, "run.n_jobs", "n_jobs and batch_size >= 1"),
         (cfg.data.layout in ("folders", "ilsvrc", "boxes"), "data.layout", "'folders', 'ilsvrc' or 'boxes'"),
         ((cfg.task == "detection") == (cfg.data.layout == "boxes"), "data.layout",
          "'boxes' (a boxes.csv beside an images/ folder) exactly when task = 'detection'"),

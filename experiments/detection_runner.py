@@ -86,7 +86,7 @@ def _gt_in_image(sample, size, scale) -> np.ndarray:
 
 def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split, cache: ContentCache,
                         out_dir: Path, progress: bool = True) -> dict:
-    from .runner import _cached_map
+    from .runner import _cached_map, execution_of
 
     start = time.perf_counter()
     samples = split.train + split.test
@@ -98,7 +98,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
 
     # 1. proposals
     proposals, failed = _cached_map(_proposal_job, [(s.path, pconf, max_side) for s in samples], digests, cache,
-                                    f"proposals/{pconf.fingerprint()}-{max_side}", cfg.run.n_jobs,
+                                    f"proposals/{pconf.fingerprint()}-{max_side}", execution_of(cfg),
                                     f"proposals (seed {split.seed})", progress)
 
     # 2. vocabulary from the training images' descriptors
@@ -111,7 +111,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     sampled, failed_s = _cached_map(_sample_job, [(extractor, s.path, n_per, int(d[:8], 16))
                                                   for s, d in zip(split.train, digests)],
                                     [f"{d}-{n_per}" for d in digests[:n_train]], cache, f"det-samples/{feature_key}",
-                                    cfg.run.n_jobs, f"descriptors (seed {split.seed})", progress)
+                                    execution_of(cfg), f"descriptors (seed {split.seed})", progress)
     pool = np.concatenate([r["descriptors"] for r in sampled if r is not None])
     if len(pool) > cfg.encoding.max_descriptors:
         pool = pool[np.random.default_rng(split.seed).choice(len(pool), cfg.encoding.max_descriptors, replace=False)]
@@ -120,7 +120,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
 
     # 3. visual-word maps
     words, failed_w = _cached_map(_words_job, [(extractor, s.path, vocabulary) for s in samples], digests, cache,
-                                  f"words/{vocab_key}", cfg.run.n_jobs, f"visual words (seed {split.seed})", progress)
+                                  f"words/{vocab_key}", execution_of(cfg), f"visual words (seed {split.seed})", progress)
     bad = {i for i, _ in failed} | {i for i, _ in failed_w} | {i for i, _ in failed_s}
     failures = [{"image": samples[i].path, "error": e} for i, e in failed + failed_w + failed_s]
 

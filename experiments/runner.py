@@ -33,6 +33,7 @@ from ilsvrc.errors import InputError
 
 from .cache import ContentCache, file_digest
 from .config import ExperimentConfig, with_value
+from .parallel import Execution, map_images
 
 log = logging.getLogger(__name__)
 
@@ -64,34 +65,30 @@ def _encode_job(pipeline, path):
     return (None, error) if code is None else ({"code": code}, None)
 
 
-def _cached_map(job, args_list, keys, cache: ContentCache, namespace: str, n_jobs: int, desc: str, progress: bool):
+def _cached_map(job, args_list, keys, cache: ContentCache, namespace: str, execution: Execution, desc: str,
+                progress: bool):
     """Run ``job(*args)`` for every item whose cache entry is missing, in parallel.
 
     Returns the list of results (dicts of arrays, or None for failures) and the failures
     as ``(index, message)``.
     """
-    from joblib import Parallel, delayed
-    from tqdm import tqdm
-
     results = [cache.get(namespace, key) for key in keys]
     todo = [i for i, r in enumerate(results) if r is None]
     failures = []
-    if todo:
-        tasks = (delayed(_indexed)(i, job, args_list[i]) for i in todo)
-        runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for i, (value, error) in tqdm(runner(tasks), total=len(todo), desc=desc, disable=not progress, leave=False):
-            if value is None:
-                failures.append((i, error))
-                log.warning("skipped %s: %s", args_list[i][1], error)
-                continue
-            cache.put(namespace, keys[i], **value)
-            results[i] = value
+    for i, value, error in map_images(job, args_list, execution, indices=todo, progress=progress, desc=desc):
+        if value is None:
+            failures.append((i, error))
+            log.warning("skipped %s: %s", args_list[i][1], error)
+            continue
+        cache.put(namespace, keys[i], **value)
+        results[i] = value
     return results, failures
 
 
-def _indexed(i, job, args):
-    value, error = job(*args)
-    return i, (value, error)
+def execution_of(cfg: ExperimentConfig) -> Execution:
+    """The parallel execution settings of a configuration's ``[run]`` section."""
+    r = cfg.run
+    return Execution(backend=r.backend, scheduler=r.scheduler, n_jobs=r.n_jobs, batch_size=r.batch_size)
 
 
 # --------------------------------------------------------------------------- one split
@@ -126,6 +123,75 @@ def _feature_map(kind: str):
     return None
 
 
+def _cached_signatures_and_classifier(cfg, pipeline, split, digests, cache, progress):
+    """Signatures through the content cache, all in memory; a LinearSVMClassifier."""
+    train, test = split.train, split.test
+    images = train + test
+    codes, failed_codes = _cached_map(
+        _encode_job, [(pipeline, s.path) for s in images], [digests[s.path] for s in images], cache,
+        f"codes/{pipeline.fingerprint()}", execution_of(cfg), f"encoding (seed {split.seed})", progress)
+    keep_train = [i for i in range(len(train)) if codes[i] is not None]
+    keep_test = [i for i in range(len(test)) if codes[len(train) + i] is not None]
+    x_train = np.stack([codes[i]["code"] for i in keep_train])
+    y_train = np.array([train[i].label for i in keep_train])
+    x_test = np.stack([codes[len(train) + i]["code"] for i in keep_test])
+    y_test = np.array([test[i].label for i in keep_test])
+    fmap = _feature_map(cfg.classifier.feature_map)
+    if fmap is not None:
+        x_train, x_test = fmap.fit_transform(x_train), fmap.transform(x_test)
+    clf = LinearSVMClassifier(C=tuple(cfg.classifier.C), solver=cfg.classifier.solver,
+                              validation_fraction=cfg.classifier.validation_fraction,
+                              random_state=split.seed).fit(x_train, y_train)
+    return clf.top_k(x_test, 5), y_test, keep_train, keep_test, failed_codes, clf.C_
+
+
+def _streamed_signatures_and_classifier(cfg, pipeline, split, n_classes, progress):
+    """Signatures streamed into two feature stores (training and test images); streaming SGD
+    over the training store's shards; predictions shard by shard.  Memory: one shard."""
+    from baselines.streaming import StreamingSGDClassifier
+
+    from .extract import encode_into_store, signature_job
+    from .store import FeatureStore, PQCodec
+
+    r = cfg.run
+    dtype = "float16" if r.store == "float16" else "float32"
+    base = {"pipeline": pipeline.fingerprint(), "seed": split.seed, "store": r.store}
+    codec = None
+    if r.store == "pq":
+        sample = split.train[:: max(1, len(split.train) // 1024)]
+        vectors = [v for v in (signature_job(pipeline, s.path)[0] for s in sample) if v is not None]
+        codec = PQCodec(sub_dim=r.pq_sub_dim, seed=split.seed).fit(np.stack(vectors))
+    stores, stats = {}, {}
+    for role, samples in (("train", split.train), ("test", split.test)):
+        stores[role] = FeatureStore(r.store_dir, {**base, "role": role}, dtype=dtype, codec=codec,
+                                    shard_size=r.shard_size)
+        stats[role] = encode_into_store(stores[role], samples, signature_job, lambda s: (pipeline, s.path),
+                                        execution_of(cfg), progress=progress, desc=f"{role} signatures")
+    classes = np.arange(n_classes)
+    fmap = _feature_map(cfg.classifier.feature_map)       # stateless maps, applied shard by shard
+    transform = (lambda x: x) if fmap is None else (lambda x: fmap.fit_transform(x).astype(np.float32))
+    shards = [(lambda load=load: (lambda rows, labels: (transform(rows), labels))(*load()))
+              for load in stores["train"].shard_loaders()]
+    c = cfg.classifier
+    clf = StreamingSGDClassifier(alpha=c.alpha, epochs=c.epochs, random_state=split.seed).fit_shards(shards, classes)
+    positions: dict = {}
+    for i, key in enumerate(stats["test"]["keys"]):
+        positions.setdefault(key, []).append(i)           # identical files share one stored row
+    top5 = np.zeros((len(split.test), 5), np.int64)
+    found = np.zeros(len(split.test), bool)
+    for keys, _, rows in stores["test"].iter_shards():
+        pred = clf.top_k(transform(rows), 5)
+        for key, p in zip(keys.tolist(), pred):
+            for i in positions.get(key, ()):
+                top5[i], found[i] = p, True
+    train_keys = stores["train"].done_keys()
+    keep_train = [i for i, k in enumerate(stats["train"]["keys"]) if k in train_keys]
+    keep_test = np.flatnonzero(found).tolist()
+    failed = [(len(split.train) + i, "not stored") for i in np.flatnonzero(~found)]
+    return top5[keep_test], np.array([split.test[i].label for i in keep_test]), keep_train, keep_test, failed, \
+        c.alpha
+
+
 def run_split(cfg: ExperimentConfig, split: Split, n_classes: int, cache: ContentCache, out_dir: Path,
               progress: bool = True) -> SplitResult:
     start = time.perf_counter()
@@ -138,7 +204,7 @@ def run_split(cfg: ExperimentConfig, split: Split, n_classes: int, cache: Conten
     n_per = cfg.features.samples_per_image
     samples, failed = _cached_map(
         _sample_job, [(pipeline, s.path, n_per, int(digests[s.path][:8], 16)) for s in train],
-        [f"{digests[s.path]}-{n_per}" for s in train], cache, f"samples/{feature_key}", cfg.run.n_jobs,
+        [f"{digests[s.path]}-{n_per}" for s in train], cache, f"samples/{feature_key}", execution_of(cfg),
         f"descriptors (seed {split.seed})", progress)
     feats = [LocalFeatures(r["frames"], r["descriptors"], tuple(r["size"])) for r in samples if r is not None]
     if not feats:
@@ -149,27 +215,15 @@ def run_split(cfg: ExperimentConfig, split: Split, n_classes: int, cache: Conten
     feats = [pipeline.finish(f) for f in feats]
     pipeline.encoder = _make_encoder(cfg, split.seed).fit(feats)
 
-    # 2. every image's signature
-    images = train + test
-    codes, failed_codes = _cached_map(
-        _encode_job, [(pipeline, s.path) for s in images], [digests[s.path] for s in images], cache,
-        f"codes/{pipeline.fingerprint()}", cfg.run.n_jobs, f"encoding (seed {split.seed})", progress)
-    failed = [images[i].path for i, _ in failed_codes] + [train[i].path for i, _ in failed]
-    keep_train = [i for i in range(len(train)) if codes[i] is not None]
-    keep_test = [i for i in range(len(test)) if codes[len(train) + i] is not None]
-    x_train = np.stack([codes[i]["code"] for i in keep_train])
-    y_train = np.array([train[i].label for i in keep_train])
-    x_test = np.stack([codes[len(train) + i]["code"] for i in keep_test])
-    y_test = np.array([test[i].label for i in keep_test])
-
-    # 3. classifier
-    fmap = _feature_map(cfg.classifier.feature_map)
-    if fmap is not None:
-        x_train, x_test = fmap.fit_transform(x_train), fmap.transform(x_test)
-    clf = LinearSVMClassifier(C=tuple(cfg.classifier.C), solver=cfg.classifier.solver,
-                              validation_fraction=cfg.classifier.validation_fraction,
-                              random_state=split.seed).fit(x_train, y_train)
-    top5 = clf.top_k(x_test, 5)
+    # 2. every image's signature, and 3. the classifier
+    if cfg.run.store:
+        top5, y_test, keep_train, keep_test, failed_codes, C = _streamed_signatures_and_classifier(
+            cfg, pipeline, split, n_classes, progress)
+        failed = [train[i].path for i, _ in failed] + [(train + test)[i].path for i, _ in failed_codes]
+    else:
+        top5, y_test, keep_train, keep_test, failed_codes, C = _cached_signatures_and_classifier(
+            cfg, pipeline, split, digests, cache, progress)
+        failed = [(train + test)[i].path for i, _ in failed_codes] + [train[i].path for i, _ in failed]
 
     # 4. scores: Caltech mean per-class accuracy, and the ILSVRC evaluator on a CLS submission
     from ilsvrc.evaluation import evaluate_cls
@@ -186,7 +240,7 @@ def run_split(cfg: ExperimentConfig, split: Split, n_classes: int, cache: Conten
     np.add.at(confusion, (y_test, top5[:, 0]), 1)
     per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
     return SplitResult(split.seed, accuracy, [float(e) for e in scored.top_k_error], len(keep_train), len(keep_test),
-                       clf.C_, time.perf_counter() - start, failed, confusion, per_class)
+                       C, time.perf_counter() - start, failed, confusion, per_class)
 
 
 # --------------------------------------------------------------------------- whole experiment

@@ -430,3 +430,16 @@ def test_detection_config_validation(tmp_path):
         with pytest.raises(InputError) as err:
             load_config(path, [override])
         assert field in str(err.value)
+
+
+def test_config_extends_another_file(tmp_path):
+    from experiments.config import load_config
+
+    demo = load_config(ROOT / "experiments" / "configs" / "demo_detection.toml")
+    full = load_config(ROOT / "experiments" / "configs" / "uva2013_detector.toml")
+    assert demo.name == "demo_detection" and demo.data.seeds == (0,) and full.data.seeds == (0, 1, 2)
+    assert demo.detection == full.detection and demo.data.n_train == full.data.n_train
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\nname = "a"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
+    with pytest.raises(InputError, match="circular"):
+        load_config(tmp_path / "a.toml")

@@ -1,0 +1,134 @@
+"""Per-image work in parallel through joblib: local processes, or a Dask cluster, by configuration.
+
+``map_images(job, args_list, execution=...)`` runs ``job(*args)`` for every item and
+yields ``(index, value, error)`` as results arrive (any order).  Items travel in batches
+(``batch_size`` per task) so that per-task overhead stays small on a cluster, and at most
+``max_in_flight`` batches are dispatched ahead of the results consumed, so that memory
+stays bounded whatever the number of images.  A job reports a failed image by returning
+``(None, message)``; an exception inside a job is caught and reported the same way, so
+one bad image never stops the run.
+
+Backends
+--------
+``"local"``  joblib's process pool (loky) with ``n_jobs`` workers.
+``"dask"``   joblib's Dask backend on a ``dask.distributed`` client: ``scheduler`` is the
+             address of a running cluster (``tcp://host:8786``), or ``"local"`` for a
+             ``LocalCluster`` of ``n_jobs`` single-threaded worker processes on this machine.
+
+Every job runs with BLAS and OpenMP limited to one thread, so that results are
+bit-identical whichever backend and however many workers compute them.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How per-image work is spread.
+
+    Attributes
+    ----------
+    backend : {"local", "dask"}
+    scheduler : str
+        Dask only: ``"local"`` or a scheduler address.
+    n_jobs : int
+        Worker processes (local backend, and the LocalCluster's size).
+    batch_size : int
+        Images per task.
+    max_in_flight : int
+        Batches dispatched ahead of consumption (0: four per worker).
+    """
+
+    backend: str = "local"
+    scheduler: str = "local"
+    n_jobs: int = 2
+    batch_size: int = 8
+    max_in_flight: int = 0
+
+    def __post_init__(self):
+        if self.backend not in ("local", "dask"):
+            raise ValueError(f"backend: expected 'local' or 'dask', got {self.backend!r}")
+        if self.n_jobs < 1 or self.batch_size < 1 or self.max_in_flight < 0:
+            raise ValueError("n_jobs and batch_size must be >= 1, max_in_flight >= 0")
+
+
+def _run_batch(job, batch):
+    from threadpoolctl import threadpool_limits
+
+    out = []
+    with threadpool_limits(1):
+        for index, args in batch:
+            try:
+                value, error = job(*args)
+            except Exception as exc:  # noqa: BLE001 - one image must not stop the run
+                value, error = None, f"{type(exc).__name__}: {exc}"
+            out.append((index, value, error))
+    return out
+
+
+@contextmanager
+def _dask_client(execution: Execution):
+    from dask.distributed import Client, LocalCluster
+
+    if execution.scheduler in ("", "local"):
+        cluster = LocalCluster(n_workers=execution.n_jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+    else:
+        client = Client(execution.scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def map_images(job, args_list, execution: Execution = Execution(), *, indices=None, progress: bool = False,
+               desc: str = ""):
+    """Run ``job(*args)`` for each item of ``args_list``; yield ``(index, value, error)``.
+
+    Parameters
+    ----------
+    job : callable
+        Picklable; returns ``(value, None)`` or ``(None, error message)``.
+    args_list : sequence of tuple
+    execution : Execution
+    indices : sequence of int, optional
+        Which items to run (default: all).
+    progress : bool
+        Show a tqdm bar over images.
+    """
+    from joblib import Parallel, delayed, parallel_config
+    from tqdm import tqdm
+
+    todo = list(range(len(args_list))) if indices is None else list(indices)
+    if not todo:
+        return
+    bs = execution.batch_size
+    batches = [[(i, args_list[i]) for i in todo[s:s + bs]] for s in range(0, len(todo), bs)]
+    ahead = execution.max_in_flight or 4 * execution.n_jobs
+    bar = tqdm(total=len(todo), desc=desc, disable=not progress, leave=False)
+    tasks = (delayed(_run_batch)(job, b) for b in batches)
+    try:
+        if execution.backend == "dask":
+            with _dask_client(execution), parallel_config(backend="dask"):
+                runner = Parallel(n_jobs=-1, return_as="generator_unordered", pre_dispatch=ahead)
+                for results in runner(tasks):
+                    bar.update(len(results))
+                    yield from results
+        else:
+            runner = Parallel(n_jobs=execution.n_jobs, return_as="generator_unordered", pre_dispatch=ahead)
+            for results in runner(tasks):
+                bar.update(len(results))
+                yield from results
+    finally:
+        bar.close()

@@ -1,0 +1,236 @@
+"""Scale: Dask execution, the crash-safe feature store, streaming SGD in bounded memory."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines.streaming import StreamingSGDClassifier
+from experiments.extract import encode_into_store, signature_job
+from experiments.parallel import Execution, map_images
+from experiments.store import FeatureStore, PQCodec, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "data" / "caltech101_demo"
+sys.path.insert(0, str(Path(__file__).parent))
+from store_jobs import digest_vector  # noqa: E402
+
+
+@dataclass
+class Item:
+    path: str
+    label: int
+
+
+def _demo_items(n_per_class=2, classes=("butterfly", "dolphin", "watch")):
+    items = []
+    for label, c in enumerate(classes):
+        files = sorted((DEMO / c).glob("*.jpg"))[:n_per_class]
+        items += [Item(str(f), label) for f in files]
+    return items
+
+
+def _tiny_pipeline():
+    from baselines.pipeline import ImagePipeline
+    from features.encoders import BagOfWords
+    from features.local import DenseSIFT
+
+    pipe = ImagePipeline(DenseSIFT(step=8, bin_size=6, max_side=160))
+    feats = [pipe.local_features(i.path) for i in _demo_items(1)]
+    pipe.encoder = BagOfWords(n_words=16, layout="1x1+2x2", max_descriptors=3000, random_state=0).fit(feats)
+    return pipe
+
+
+# --------------------------------------------------------------------------- execution backends
+def test_dask_local_cluster_gives_bit_identical_signatures(tmp_path):
+    pipe = _tiny_pipeline()
+    items = _demo_items(3)
+    stores = {}
+    for backend in ("local", "dask"):
+        store = FeatureStore(tmp_path / backend, {"pipeline": "tiny"}, shard_size=4)
+        stats = encode_into_store(store, items, signature_job, lambda s: (pipe, s.path),
+                                  Execution(backend=backend, n_jobs=2, batch_size=2), progress=False)
+        assert stats["computed"] == len(items) and stats["failed"] == 0
+        keys, labels, rows = store.read_all()
+        order = np.argsort(keys)
+        stores[backend] = (keys[order], labels[order], rows[order])
+    assert np.array_equal(stores["local"][0], stores["dask"][0])
+    assert np.array_equal(stores["local"][1], stores["dask"][1])
+    assert stores["local"][2].tobytes() == stores["dask"][2].tobytes()
+
+
+def test_map_images_reports_failures_and_exceptions():
+    from store_jobs import digest_vector as job
+
+    args = [(str(DEMO / "watch" / "image_0001.jpg"),), ("/nonexistent.jpg",)]
+    out = sorted(map_images(job, args, Execution(n_jobs=1)))
+    assert out[0][2] is None and out[0][1].shape == (64,)
+    assert out[1][1] is None and "FileNotFoundError" in out[1][2]
+    with pytest.raises(ValueError, match="backend"):
+        Execution(backend="spark")
+
+
+# --------------------------------------------------------------------------- the store
+def test_killed_run_resumes_without_losing_or_recomputing(tmp_path):
+    paths = [i.path for i in _demo_items(4)]            # 12 images, 2 per shard
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
+    child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "store_jobs.py"), str(tmp_path), "0.15",
+                              *paths], env=env)
+    store_dir = None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        manifests = list(tmp_path.glob("*/manifest.json"))
+        if manifests:
+            store_dir = manifests[0].parent
+            if len(open_store(store_dir).shards) >= 2:
+                break
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    before = open_store(store_dir)
+    assert 2 <= len(before.shards) < 6, "the child should have been killed midway"
+    assert before.verify() == []
+    stored_before = set(before.done_keys())
+
+    @dataclass
+    class S:
+        path: str
+        label: int
+
+    store = FeatureStore(tmp_path, {"test": "kill"}, shard_size=2)
+    stats = encode_into_store(store, [S(p, 0) for p in paths], digest_vector, lambda s: (s.path, 0.0),
+                              Execution(n_jobs=1, batch_size=1), progress=False)
+    assert stats["reused"] == len(stored_before)
+    assert stats["computed"] == len(paths) - len(stored_before)
+    keys, _, rows = store.read_all()
+    assert len(keys) == len(set(keys.tolist())) == len(paths)
+    assert store.verify() == []
+    # the vectors written before the kill are the right ones
+    for key, row, path in zip(*_by_path(store, paths)):
+        assert np.array_equal(row, digest_vector(path)[0])
+
+
+def _by_path(store, paths):
+    from experiments.cache import file_digest
+
+    keys, _, rows = store.read_all()
+    index = {k: i for i, k in enumerate(keys.tolist())}
+    ks = [file_digest(p) for p in paths]
+    return ks, [rows[index[k]] for k in ks], paths
+
+
+def test_verify_detects_a_corrupt_shard_and_repair_recomputes_it(tmp_path):
+    items = _demo_items(2)
+    store = FeatureStore(tmp_path, {"c": 1}, shard_size=2)
+    encode_into_store(store, items, digest_vector, lambda s: (s.path,), Execution(n_jobs=1), progress=False)
+    assert store.verify() == []
+    victim = store.dir / store.shards[1].name
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    problems = store.verify()
+    assert len(problems) == 1 and store.shards[1].name in problems[0] and "SHA-256" in problems[0]
+    # the command line says so too, with a non-zero status
+    from experiments.cli import main
+
+    assert main(["store", "verify", str(store.dir)]) == 1
+    assert main(["store", "verify", str(tmp_path), "--repair"]) == 1
+    repaired = open_store(store.dir)
+    assert repaired.verify() == [] and len(repaired) == len(items) - 2
+    stats = encode_into_store(repaired, items, digest_vector, lambda s: (s.path,), Execution(n_jobs=1),
+                              progress=False)
+    assert stats["computed"] == 2 and len(repaired) == len(items)
+    victim.unlink()
+    assert repaired.verify() == []        # the dropped shard is no longer listed: its file is not needed
+
+
+def test_failures_are_recorded_and_retried(tmp_path):
+    items = _demo_items(1) + [Item(str(tmp_path / "broken.jpg"), 1)]
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    pipe = _tiny_pipeline()
+    store = FeatureStore(tmp_path / "s", {"c": 2})
+    stats = encode_into_store(store, items, signature_job, lambda s: (pipe, s.path), Execution(n_jobs=1),
+                              progress=False)
+    assert stats["failed"] == 1 and len(store) == len(items) - 1
+    assert list(open_store(store.dir).failures.values())[0]["path"].endswith("broken.jpg")
+    again = encode_into_store(store, items, signature_job, lambda s: (pipe, s.path), Execution(n_jobs=1),
+                              progress=False)
+    assert again["computed"] == 0 and again["failed"] == 1 and again["reused"] == len(items) - 1
+
+
+def test_float16_and_pq_storage(tmp_path):
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, 64)).astype(np.float32)
+    x = (centres[rng.integers(0, 20, 600)] + 0.05 * rng.standard_normal((600, 64))).astype(np.float32)
+    codec = PQCodec(sub_dim=8, seed=0).fit(x)
+    err = np.abs(codec.decode(codec.encode(x)) - x).mean()
+    assert err < 0.1 * np.abs(x).mean()
+    sizes = {}
+    for name, kw in (("float32", {}), ("float16", {"dtype": "float16"}), ("pq", {"codec": codec})):
+        store = FeatureStore(tmp_path / name, {"c": name}, shard_size=300, **kw)
+        for i, row in enumerate(x):
+            store.add(f"k{i}", row, label=i % 3)
+        store.flush()
+        keys, labels, rows = open_store(store.dir).read_all()
+        assert len(rows) == 600 and rows.dtype == np.float32
+        assert np.abs(rows - x).max() < (1e-6 if name == "float32" else 2e-3 if name == "float16" else 2.0)
+        sizes[name] = store.bytes_per_image()
+    assert sizes["float16"] < 0.6 * sizes["float32"] and sizes["pq"] < 0.25 * sizes["float32"]
+    with pytest.raises(ValueError, match="divide"):
+        PQCodec(sub_dim=7).fit(x)
+
+
+# --------------------------------------------------------------------------- streaming SGD
+def _synthetic_store(root, n, d=256, n_classes=8, shard_size=500, seed=0):
+    rng = np.random.default_rng(seed)
+    means = rng.standard_normal((n_classes, d)).astype(np.float32)
+    store = FeatureStore(root, {"synthetic": n}, shard_size=shard_size)
+    for i in range(n):
+        c = i % n_classes
+        store.add(f"{n}-{i}", means[c] + rng.standard_normal(d).astype(np.float32), label=c)
+    store.flush()
+    return store
+
+
+def test_streamed_and_in_memory_training_agree_bit_for_bit(tmp_path):
+    store = _synthetic_store(tmp_path, 1800)
+    streamed = StreamingSGDClassifier(alpha=1e-3, epochs=3).fit_shards(store.shard_loaders(), np.arange(8))
+    _, labels, rows = store.read_all()
+    in_memory = StreamingSGDClassifier(alpha=1e-3, epochs=3).fit(rows, labels, shard_size=500)
+    assert streamed.coef_.tobytes() == in_memory.coef_.tobytes()
+    assert np.array_equal(streamed.predict(rows), in_memory.predict(rows))
+    assert (streamed.predict(rows) == labels).mean() > 0.9
+
+
+def test_streamed_training_memory_does_not_grow_with_the_image_count(tmp_path):
+    peaks = {}
+    for n in (2000, 8000):
+        store = _synthetic_store(tmp_path / str(n), n)
+        loaders = store.shard_loaders()
+        tracemalloc.start()
+        StreamingSGDClassifier(alpha=1e-3, epochs=1).fit_shards(loaders, np.arange(8))
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    data_bytes_8000 = 8000 * 256 * 4
+    assert peaks[8000] < 1.25 * peaks[2000]
+    assert peaks[8000] < 0.5 * data_bytes_8000
+
+
+def test_streaming_sgd_every_argument_matters():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((400, 16)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
+    base = dict(alpha=1e-3, epochs=2, batch_size=32, positive_weight="balanced", t0=100.0, average=True,
+                random_state=0)
+    ref = StreamingSGDClassifier(**base).fit(x, y).coef_
+    for key, value in (("alpha", 1e-2), ("epochs", 3), ("batch_size", 16), ("positive_weight", 1.0),
+                       ("t0", 10.0), ("average", False), ("random_state", 1)):
+        assert not np.array_equal(StreamingSGDClassifier(**{**base, key: value}).fit(x, y).coef_, ref), key
