@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test bench demo reference clean
+.PHONY: setup test bench bench-scale demo tutorial reference clean
 
 setup: $(STAMP)
 
@@ -24,8 +24,17 @@ demo: $(STAMP)
 	$(VENV)/bin/ilsvrc-classic run experiments/configs/demo_detection.toml
 	@echo "reports written to runs/demo/report.md and runs/demo_detection/report.md"
 
+# The guided tour: every figure and number of docs/tutorial.md, and the exercises.
+tutorial: $(STAMP)
+	$(PY) -m experiments.tutorial
+
 bench: $(STAMP)
 	$(PY) -m experiments.bench
+
+# Throughput of the full FV extraction and the ILSVRC2012 projection; add
+# ARGS="--data /path/to/101_ObjectCategories" for the accuracy cost of float16 / PQ storage.
+bench-scale: $(STAMP)
+	$(PY) -m experiments.bench_scale $(ARGS)
 
 # Optional: VLFeat itself as the reference for the descriptor tests and benchmark
 # (Debian's libvlfeat-dev + PyPI's cyvlfeat; needs root for apt-get).

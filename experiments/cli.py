@@ -25,6 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run per-image work on Dask: 'local' (a LocalCluster) or tcp://host:8786")
     run.add_argument("--n-jobs", type=int, metavar="N", help="worker processes (default: run.n_jobs)")
     run.set_defaults(handler=_run_experiment)
+    explain = sub.add_parser("explain", help="draw what each stage does to an image (teaching figures)",
+                             description="Write PNG figures of one stage for IMAGE (see experiments/explain.py).")
+    explain.add_argument("what", choices=["gradients", "sift", "phow", "words", "fisher", "evidence", "proposals",
+                                          "detections", "ap", "all"])
+    explain.add_argument("image", nargs="?", metavar="IMAGE", help="the image (every stage but 'ap')")
+    explain.add_argument("--out", default="explain", metavar="DIR", help="output folder (default: explain/)")
+    explain.add_argument("--run", default="runs/demo_detection", metavar="DIR",
+                         help="detection run for 'detections' and 'ap' (default: runs/demo_detection)")
+    explain.set_defaults(handler=_explain)
     store = sub.add_parser("store", help="inspect a feature store",
                            description="Check every shard of a feature store against its manifest.")
     store_sub = store.add_subparsers(dest="store_command", required=True)
@@ -34,6 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="drop bad shards from the manifest so that their images are recomputed")
     verify.set_defaults(handler=_verify_store)
     return parser
+
+
+def _explain(args) -> int:
+    from . import explain as ex
+
+    if args.what != "ap" and not args.image:
+        print(f"explain {args.what}: an IMAGE is needed", file=sys.stderr)
+        return 2
+    names = list(ex.EXPLAINERS) + ["ap"] if args.what == "all" else [args.what]
+    for name in names:
+        if name == "ap":
+            out = ex.explain_ap(args.out, args.run)
+        elif name == "detections":
+            out = ex.explain_detections(args.image, args.out, args.run)
+        else:
+            out = ex.EXPLAINERS[name](args.image, args.out)
+        for path in out["files"]:
+            print(path)
+    return 0
 
 
 def _verify_store(args) -> int:

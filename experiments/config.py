@@ -229,6 +229,14 @@ def load_config(path, overrides=()) -> ExperimentConfig:
         except tomllib.TOMLDecodeError:
             value = text.strip()            # a bare word is a string
         raw.setdefault(section, {})[name] = value
+    return config_from_dict(raw, path)
+
+
+def config_from_dict(raw: dict, path: str = "") -> ExperimentConfig:
+    """Build and validate a configuration from a dict of sections (a parsed TOML file, or a
+    run's ``config.json``), as strictly as :func:`load_config`."""
+    raw = dict(raw)
+    raw.pop("extends", None)
     unknown = sorted(set(raw) - _TOP - set(_SECTIONS))
     if unknown:
         raise InputError(f"unknown section(s) {unknown}; known: {sorted(_TOP | set(_SECTIONS))}", path=path)

@@ -175,6 +175,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     quality["all"] = proposal_quality(test_props, test_gt, test_lab).as_dict()
     curve = recall_curve(test_props, test_gt, BUDGETS)
 
+    np.savez(sub_dir / "model.npz", vocabulary=vocabulary, coef=detector.coef_, intercept=detector.intercept_)
     result = {"seed": split.seed, "n_train": len(train_idx), "n_test": len(test_idx),
               "det": det, "loc": loc, "proposals": quality,
               "training": detector.training_log_, "failed_images": failures,
@@ -224,6 +225,9 @@ def _write_and_score_det(detector, regions, samples, test_idx, scales, n_classes
     sub_path = sub_dir / "det_submission.txt"
     write_det_submission(sub_path, np.concatenate(image_index), np.concatenate(labels), np.concatenate(scores),
                          np.concatenate(boxes))
+    (sub_dir / "det_ground_truth.txt").write_text("".join(
+        f"{pos} {label + 1} {b[0]:g} {b[1]:g} {b[2]:g} {b[3]:g}\n" for pos, i in enumerate(test_idx, start=1)
+        for label, b in zip(samples[i].labels.tolist(), samples[i].boxes.tolist())))
     images = read_image_list(list_path)
     sub = read_det_submission(sub_path, images, n_classes)
     result = evaluate_detection(sub.image, sub.label, sub.score, sub.box, _objects(samples, test_idx))
@@ -289,3 +293,69 @@ def _mean_quality(per_split: list) -> dict:
         out[budget] = {k: float(np.mean([q[budget][k] for q in per_split])) for k in per_split[0][budget]
                        if per_split[0][budget][k] is not None}
     return out
+
+
+# --------------------------------------------------------------------------- reuse of a finished run
+def _run_config(run_dir: Path) -> ExperimentConfig:
+    from .config import config_from_dict
+
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise InputError("no detection run here; run a detection configuration first (make demo)", path=run_dir)
+    return config_from_dict(json.loads(path.read_text()), str(path))
+
+
+def _last_split(run_dir: Path, split: int | None) -> Path:
+    dirs = sorted(Path(run_dir).glob("split_*"), key=lambda p: int(p.name.split("_")[1]))
+    if split is not None:
+        dirs = [d for d in dirs if d.name == f"split_{split}"]
+    if not dirs:
+        raise InputError("no split folder in this run", path=run_dir)
+    return dirs[-1]
+
+
+def load_detector(run_dir, split: int | None = None):
+    """The detector a detection run trained, ready for new images.
+
+    Returns
+    -------
+    detector : RegionDetector
+    regions_of : callable image (H, W, 3) uint8 -> ImageRegions
+    classes : tuple of str
+    """
+    cfg = _run_config(run_dir)
+    with np.load(_last_split(run_dir, split) / "model.npz") as z:
+        vocabulary, coef, intercept = z["vocabulary"], z["coef"], z["intercept"]
+    d = cfg.detection
+    detector = RegionDetector(layout=d.layout, nms_overlap=d.nms_overlap, max_detections=d.max_detections)
+    detector.coef_, detector.intercept_ = coef, intercept
+    f = cfg.features
+    extractor = make_extractor(f.kind, step=f.step, sizes=f.sizes, bin_size=f.bin_size, color=f.color, fast=f.fast,
+                               window_size=f.window_size, magnif=f.magnif, contrast_threshold=f.contrast_threshold,
+                               max_side=cfg.data.max_side)
+    pconf = _proposal_config(cfg)
+
+    def regions_of(image):
+        feats = extractor.extract(image)
+        words = assign_nearest(feats.descriptors, vocabulary)
+        return ImageRegions(propose(image, pconf)[: d.test_proposals],
+                            WordIntegral(feats.frames[:, :2], words, len(vocabulary)))
+
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    return detector, regions_of, tuple(metrics["classes"])
+
+
+def rescore_split(run_dir, split: int | None = None):
+    """Re-evaluate a run's DET submission from its files; returns (DetectionResult, classes)."""
+    from ilsvrc.ground_truth import ObjectTable, read_image_list
+    from ilsvrc.metrics.detection import evaluate_detection
+    from ilsvrc.submissions import read_det_submission
+
+    folder = _last_split(run_dir, split)
+    classes = tuple(json.loads((Path(run_dir) / "metrics.json").read_text())["classes"])
+    images = read_image_list(folder / "det_image_list.txt")
+    sub = read_det_submission(folder / "det_submission.txt", images, len(classes))
+    gt = np.loadtxt(folder / "det_ground_truth.txt", ndmin=2)
+    labels = [gt[gt[:, 0] == i + 1, 1].astype(np.int64) for i in range(len(images))]
+    boxes = [gt[gt[:, 0] == i + 1, 2:6] for i in range(len(images))]
+    return evaluate_detection(sub.image, sub.label, sub.score, sub.box, ObjectTable.from_lists(labels, boxes)), classes

@@ -168,7 +168,7 @@ def test_selective_search_is_reproducible_and_seed_changes_only_the_order():
     assert len(np.unique(a, axis=0)) == len(a)
     hier = selective_search_hierarchies(img, MODES["paper_fast"])
     assert len(hier) == MODES["paper_fast"].n_hierarchies == 8
-    # the fast mode adds the F and S strategies on the same segmentations: a superset of boxes
+    # the fast mode adds a threshold and the S strategy to the paper's: a superset of its boxes
     fast = selective_search(img, "fast")
     assert {tuple(r) for r in a.tolist()} <= {tuple(r) for r in fast.tolist()}
 
