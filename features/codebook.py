@@ -117,22 +117,34 @@ class GaussianMixture:
         return len(self.priors)
 
 
-def log_densities(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, priors: np.ndarray) -> np.ndarray:
+def stacked_moments(x: np.ndarray) -> np.ndarray:
+    """``[x^2, x, 1]``, shape (n, 2D + 1), the left factor of :func:`log_densities` (the
+    Fisher vector's moment products reuse it: ``q^T [x^2, x, 1]`` holds the second, first
+    and zeroth moments of every component)."""
+    n, d = x.shape
+    out = np.empty((n, 2 * d + 1), x.dtype)
+    np.multiply(x, x, out=out[:, :d])
+    out[:, d:2 * d] = x
+    out[:, 2 * d] = 1
+    return out
+
+
+def log_densities(x: np.ndarray, means: np.ndarray, covariances: np.ndarray, priors: np.ndarray,
+                  stacked: np.ndarray | None = None) -> np.ndarray:
     """``log pi_k + log N(x_i; mu_k, diag sigma_k^2)`` for all pairs, by one matrix product; (n, K).
 
-    ``[x^2, x] @ [-Lambda / 2; mu Lambda]^T`` plus a per-component constant, in the dtype of ``x``.
+    ``[x^2, x, 1] @ [-Lambda / 2; mu Lambda; c]^T`` with a per-component constant ``c``, in the
+    dtype of ``x`` (``stacked`` may pass :func:`stacked_moments` of ``x`` when the caller has it).
     """
     dtype = x.dtype
     inv = 1.0 / covariances
     const = (np.log(np.maximum(priors, 1e-300)) - 0.5 * np.log(2 * np.pi * covariances).sum(axis=1)
              - 0.5 * np.einsum("kd,kd->k", means * means, inv)).astype(dtype)
-    weights = np.concatenate([-0.5 * inv, means * inv], axis=1).astype(dtype)   # (K, 2D)
-    out = np.concatenate([x * x, x], axis=1) @ weights.T
-    out += const
-    return out
+    weights = np.concatenate([-0.5 * inv, means * inv, const[:, None]], axis=1).astype(dtype)   # (K, 2D + 1)
+    return (stacked_moments(x) if stacked is None else stacked) @ weights.T
 
 
-def relative_likelihoods(x, means, covariances, priors):
+def relative_likelihoods(x, means, covariances, priors, stacked: np.ndarray | None = None):
     """``exp(log-density - row maximum)`` for all pairs, and its row sums.
 
     Returns
@@ -148,7 +160,7 @@ def relative_likelihoods(x, means, covariances, priors):
     """
     x = _as_data(x)
     logp = log_densities(x, np.asarray(means, np.float64), np.asarray(covariances, np.float64),
-                         np.asarray(priors, np.float64))
+                         np.asarray(priors, np.float64), stacked)
     top = logp.max(axis=1)
     np.subtract(logp, top[:, None], out=logp)
     np.maximum(logp, _EXP_FLOOR, out=logp)

@@ -39,7 +39,7 @@ import re
 
 import numpy as np
 
-from .codebook import assign_nearest, relative_likelihoods, squared_distances
+from .codebook import assign_nearest, relative_likelihoods, squared_distances, stacked_moments
 
 _LAYOUT = re.compile(r"^(\d+)x(\d+)$")
 _FV_CHUNK = 4096
@@ -123,12 +123,14 @@ def fisher_vector(descriptors, means, covariances, priors, *, improved: bool = T
     n = len(x)
     if n == 0:
         return np.zeros(2 * k * d, dtype)
-    weights, totals, _ = relative_likelihoods(x, mu, var, pi)
-    return _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved)
+    stacked = stacked_moments(x)
+    weights, totals, _ = relative_likelihoods(x, mu, var, pi, stacked)
+    return _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved, stacked)
 
 
-def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
-    """The Fisher vector of descriptors ``x`` given their unnormalised posteriors (overwritten)."""
+def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved, stacked):
+    """The Fisher vector of descriptors ``x`` given their unnormalised posteriors (overwritten)
+    and ``stacked = [x^2, x]``."""
     dtype = x.dtype
     k, d = mu.shape
     n = len(x)
@@ -137,27 +139,24 @@ def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved):
     sigma = np.sqrt(var)
     # posteriors, with those below 1e-6 (and components of prior below 1e-6) dropped, as VLFeat
     q = np.multiply(weights, (1.0 / totals)[:, None].astype(weights.dtype), out=weights)
-    q *= q >= 1e-6
+    kept = q >= 1e-6
     if pi.min() < 1e-6:
-        q[:, pi < 1e-6] = 0
+        kept[:, pi < 1e-6] = False
+    q *= kept
     # Sparse posteriors: accumulate residuals pair by pair (exact in float32, as VLFeat).
     # Dense ones (broad components): the moments of every component by one matrix product,
-    # q^T [x - c, (x - c)^2], around the descriptors' mean c, so that expanding
-    # (x - mu)^2 = (x - c)^2 - 2 (mu - c)(x - c) + (mu - c)^2 cancels little.  In float32 the
-    # cancellation still costs about eps * (mu - c)^2 / sigma^2 relative, so the rare
-    # components that are tight and far from c (ratio above _DENSE_CONDITION) are
-    # accumulated pair by pair instead.
-    if dtype == np.float64 or np.count_nonzero(q) > _SPARSE_LIMIT * q.size:
-        centre = x.mean(axis=0, dtype=np.float64)
-        xc = x - centre.astype(dtype)
-        s0 = q.sum(axis=0, dtype=np.float64)
-        s12 = (q.T @ np.concatenate([xc, xc * xc], axis=1)).astype(np.float64)
-        s1, s2 = s12[:, :d], s12[:, d:]
-        m = mu - centre
-        u = (s1 - s0[:, None] * m) / sigma
-        v = (s2 - 2 * m * s1 + s0[:, None] * m * m) / var - s0[:, None]
+    # q^T [x^2, x, 1], reusing the left factor of the log-densities, and
+    # sum q (x - mu)^2 = S2 - 2 mu S1 + mu^2 S0.  In float32 the expansion cancels about
+    # eps * mu^2 / sigma^2 of the result, so the rare components that are tight and far from
+    # the origin (ratio above _DENSE_CONDITION; descriptors are PCA-centred or non-negative
+    # and small) are accumulated pair by pair instead.
+    if dtype == np.float64 or np.count_nonzero(kept) > _SPARSE_LIMIT * q.size:
+        moments = (q.T @ stacked).astype(np.float64)            # [S2, S1, S0] per component
+        s2, s1, s0 = moments[:, :d], moments[:, d:2 * d], moments[:, 2 * d]
+        u = (s1 - s0[:, None] * mu) / sigma
+        v = (s2 - 2 * mu * s1 + s0[:, None] * mu * mu) / var - s0[:, None]
         if dtype == np.float32:
-            tight = (m * m / var).max(axis=1) > _DENSE_CONDITION
+            tight = (mu * mu / var).max(axis=1) > _DENSE_CONDITION
             if tight.any():
                 u[tight] = 0
                 v[tight] = 0
@@ -249,11 +248,13 @@ def fisher_vector_pyramid(descriptors, frames, image_size, layout, means, covari
     ``spatial_pyramid(lambda d: fisher_vector(d, ...), ...)``."""
     x, mu, var, pi = _fisher_inputs(descriptors, means, covariances, priors)
     dtype = x.dtype
+    stacked = stacked_moments(x)
     if len(x):
-        weights, totals, _ = relative_likelihoods(x, mu, var, pi)
+        weights, totals, _ = relative_likelihoods(x, mu, var, pi, stacked)
     else:
         weights, totals = np.zeros((0, len(pi)), dtype), np.zeros(0, dtype)
-    return np.concatenate([_fisher_from_likelihoods(x[idx], weights[idx], totals[idx], mu, var, pi, improved)
+    return np.concatenate([_fisher_from_likelihoods(x[idx], weights[idx], totals[idx], mu, var, pi, improved,
+                                                    stacked[idx])
                            for idx in pyramid_cells(frames, image_size, layout)])
 
 
