@@ -84,8 +84,9 @@ class ProposalConfig:
             raise ValueError("max_boxes and min_side must be >= 0")
 
     def fingerprint(self) -> str:
-        """A short digest of every setting (a cache key)."""
-        return hashlib.sha1(repr(sorted(asdict(self).items())).encode()).hexdigest()[:16]
+        """A short digest of every setting, including what the mode name stands for (a cache key)."""
+        resolved = repr(MODES[self.mode]) if self.backend == "selective_search" else ""
+        return hashlib.sha1((repr(sorted(asdict(self).items())) + resolved).encode()).hexdigest()[:16]
 
 
 def xywh_inclusive_to_boxes(rects) -> np.ndarray:

@@ -177,10 +177,11 @@ def _streamed_signatures_and_classifier(cfg, pipeline, split, n_classes, progres
     positions: dict = {}
     for i, key in enumerate(stats["test"]["keys"]):
         positions.setdefault(key, []).append(i)           # identical files share one stored row
-    top5 = np.zeros((len(split.test), 5), np.int64)
+    k = min(5, n_classes)
+    top5 = np.zeros((len(split.test), k), np.int64)
     found = np.zeros(len(split.test), bool)
     for keys, _, rows in stores["test"].iter_shards():
-        pred = clf.top_k(transform(rows), 5)
+        pred = clf.top_k(transform(rows), k)
         for key, p in zip(keys.tolist(), pred):
             for i in positions.get(key, ()):
                 top5[i], found[i] = p, True

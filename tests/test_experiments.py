@@ -190,3 +190,25 @@ def test_sweep_runs_every_value_and_plots_it(tmp_path):
     from matplotlib.image import imread
 
     assert imread(out / "sweep.png")[..., :3].std() > 0.05
+
+
+def test_store_backed_run_streams_and_resumes(tmp_path):
+    """run.store: signatures go to feature stores, streaming SGD trains from their shards, and a
+    second run computes nothing (the stores hold every image)."""
+    from experiments.store import open_store
+
+    text = TINY.replace("[classifier]\n", "[classifier]\nalpha = 1e-3\nepochs = 20\n") + (
+        f'cache = "{tmp_path / "cache"}"\nstore = "float16"\nstore_dir = "{tmp_path / "store"}"\nshard_size = 8\n')
+    cfg = _write(tmp_path, text)
+    argv = ["run", str(cfg), "--data", str(DEMO), "--output", str(tmp_path / "runs"), "--quiet"]
+    assert main(argv) == 0
+    split = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())["variants"][0]["splits"][0]
+    assert split["n_train"] == 30 and split["n_test"] == 30 and split["accuracy"] >= 0.6
+    stores = [open_store(m.parent) for m in (tmp_path / "store").glob("*/manifest.json")]
+    assert sorted(len(s) for s in stores) == [30, 30] and all(s.verify() == [] for s in stores)
+    assert all(len(s.shards) == 4 for s in stores)              # 8 images per shard
+    mtimes = sorted(p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("shard-*.npz"))
+    assert main(argv) == 0
+    assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("shard-*.npz")) == mtimes
+    again = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())["variants"][0]["splits"][0]
+    assert again["accuracy"] == split["accuracy"]

@@ -37,7 +37,7 @@ def test_gradients_and_sift_figures(tmp_path):
     planes = g["planes"]
     # the orientation planes split the gradient magnitude: they sum back to it
     assert np.allclose(planes.sum(axis=2)[1:-1, 1:-1], np.hypot(*np.gradient(
-        ex._gray_image(IMAGE)[1].astype(np.float64)))[1:-1, 1:-1], atol=1e-5)
+        ex._gray_image(IMAGE)[1].astype(np.float64)))[1:-1, 1:-1], atol=1e-4)
     s = ex.explain_sift(IMAGE, tmp_path)
     d = s["descriptors"][s["index"]]
     lengths = np.linalg.norm(s["glyph"][:, 1] - s["glyph"][:, 0], axis=1)

@@ -189,6 +189,14 @@ def test_proposal_config_rejects_bad_values():
     assert ProposalConfig().fingerprint() != ProposalConfig(seed=1).fingerprint()
 
 
+def test_proposal_cache_key_follows_what_the_mode_means(monkeypatch):
+    from baselines import selective_search as ss
+
+    before = ProposalConfig().fingerprint()
+    monkeypatch.setitem(ss.MODES, "fast", ss.SelectiveSearchConfig(("hsv",), (100,), ("S",)))
+    assert ProposalConfig().fingerprint() != before
+
+
 # --------------------------------------------------------------------------- proposal metrics, hand-computed
 def test_proposal_metrics_by_hand():
     gt = np.array([[0, 0, 9, 9]], float)
