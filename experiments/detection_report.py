@@ -41,6 +41,7 @@ def plot_proposals(image, proposals, gt_boxes, path, *, n: int = 10, title: str 
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -51,7 +52,8 @@ def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
     ``panels`` is a list of ``(image, labels, scores, boxes, gt_boxes, title)``.
     """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    width = 4.2 if len(panels) > 1 else 6.0
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * 0.95), squeeze=False)
     for ax, (image, labels, scores, boxes, gt_boxes, title) in zip(axes[0], panels):
         ax.imshow(image)
         for box in gt_boxes:
@@ -61,9 +63,10 @@ def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("x (pixels)")
         ax.set_ylabel("y (pixels)")
-    fig.suptitle(f"best {per_image} detections per image (after non-maximum suppression); ground truth in green",
-                 fontsize=10)
+    fig.suptitle(f"best {per_image} detections per image (after non-maximum suppression)"
+                 + ("; ground truth in green" if any(len(p[4]) for p in panels) else ""), fontsize=10)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
