@@ -157,26 +157,33 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     clf = LinearSVMClassifier(C=tuple(cfg.classifier.C), validation_fraction=cfg.classifier.validation_fraction,
                               random_state=split.seed)
     clf.fit(np.stack([whole(i) for i in train_idx]), np.array([samples[i].label for i in train_idx]))
-    top = clf.top_k(np.stack([whole(i) for i in test_idx]), min(5, n_classes))
+    top_ok = clf.top_k(np.stack([whole(i) for i in test_idx]), min(5, n_classes))
+    # every test image is scored: one that failed has no detections and no localization
+    # (its objects count as missed), never a hole in the metrics
+    scored_idx = list(range(n_train, len(samples)))
+    top = np.tile(np.arange(min(5, n_classes)), (len(scored_idx), 1))
+    top[[scored_idx.index(i) for i in test_idx]] = top_ok
 
     # 6. submissions, written and scored with the ILSVRC evaluators
     sub_dir = out_dir / f"split_{split.seed}"
     sub_dir.mkdir(parents=True, exist_ok=True)
-    det = _write_and_score_det(detector, regions, samples, test_idx, scales, n_classes, sub_dir)
-    loc = _write_and_score_loc(detector, regions, samples, test_idx, scales, top, n_classes, sub_dir)
+    det = _write_and_score_det(detector, regions, samples, scored_idx, scales, n_classes, sub_dir)
+    loc = _write_and_score_loc(detector, regions, samples, scored_idx, scales, top, n_classes, sub_dir)
 
     # 7. proposal quality on the test images (original pixel coordinates)
     from ilsvrc.proposals import proposal_quality, recall_curve
 
-    test_props = [proposals[i]["boxes"] / scales[i] for i in test_idx]
-    test_gt = [samples[i].boxes for i in test_idx]
-    test_lab = [samples[i].labels for i in test_idx]
+    test_props = [proposals[i]["boxes"] / scales[i] if proposals[i] is not None else np.zeros((0, 4))
+                  for i in scored_idx]
+    test_gt = [samples[i].boxes for i in scored_idx]
+    test_lab = [samples[i].labels for i in scored_idx]
     quality = {str(n): proposal_quality(test_props, test_gt, test_lab, n).as_dict() for n in (100, 500, 1000, 2000)}
     quality["all"] = proposal_quality(test_props, test_gt, test_lab).as_dict()
     curve = recall_curve(test_props, test_gt, BUDGETS)
 
     np.savez(sub_dir / "model.npz", vocabulary=vocabulary, coef=detector.coef_, intercept=detector.intercept_)
-    result = {"seed": split.seed, "n_train": len(train_idx), "n_test": len(test_idx),
+    result = {"seed": split.seed, "n_train": len(train_idx), "n_test": len(scored_idx),
+              "n_test_failed": len(scored_idx) - len(test_idx),
               "det": det, "loc": loc, "proposals": quality,
               "training": detector.training_log_, "failed_images": failures,
               "seconds": round(time.perf_counter() - start, 1)}
@@ -214,6 +221,8 @@ def _write_and_score_det(detector, regions, samples, test_idx, scales, n_classes
 
     image_index, labels, scores, boxes = [], [], [], []
     for pos, i in enumerate(test_idx, start=1):
+        if regions[i] is None:
+            continue
         lab, sc, bx = detector.detect(regions[i])
         image_index.append(np.full(len(lab), pos))
         labels.append(lab + 1)
@@ -240,7 +249,8 @@ def _write_and_score_loc(detector, regions, samples, test_idx, scales, top, n_cl
     from ilsvrc.metrics.localization import localization_error, localization_errors
     from ilsvrc.submissions import read_loc_submission, write_loc_submission
 
-    boxes = np.stack([detector.best_boxes(regions[i], top[row]) / scales[i] for row, i in enumerate(test_idx)])
+    boxes = np.stack([detector.best_boxes(regions[i], top[row]) / scales[i] if regions[i] is not None
+                      else np.full((top.shape[1], 4), -1.0) for row, i in enumerate(test_idx)])
     sub_path = sub_dir / "loc_submission.txt"
     write_loc_submission(sub_path, top + 1, boxes)
     sub = read_loc_submission(sub_path, len(test_idx), n_classes)

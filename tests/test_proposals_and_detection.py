@@ -451,3 +451,29 @@ def test_config_extends_another_file(tmp_path):
     (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
     with pytest.raises(InputError, match="circular"):
         load_config(tmp_path / "a.toml")
+
+
+def test_a_failing_test_image_is_scored_as_missed_not_dropped(tmp_path):
+    """An unreadable test image is reported, gets no detections, and its objects count as missed."""
+    import shutil
+
+    from experiments.config import load_config
+    from experiments.runner import run_experiment
+
+    data = tmp_path / "boxes"
+    shutil.copytree(BOXES, data)
+    cfg = load_config(ROOT / "experiments" / "configs" / "demo_detection.toml",
+                      ["data.n_train=6", "data.n_test=3", "encoding.n_words=32", "encoding.kmeans_iter=3",
+                       "detection.train_proposals=50", "detection.test_proposals=100", "detection.mode=single",
+                       "classifier.C=[1.0]", f"run.cache={tmp_path / 'cache'}", "run.n_jobs=1"])
+    split = BoxedImageDataset(data / "boxes.csv").split(6, 3, 0)
+    victim = Path(split.test[0].path)
+    victim.write_bytes(b"not a jpeg")
+    summary = run_experiment(cfg, data, output=tmp_path / "runs", progress=False)
+    s = summary["splits"][0]
+    assert s["n_test"] == 9 and s["n_test_failed"] == 1
+    assert any(f["image"].endswith(victim.name) for f in s["failed_images"])
+    gt_lines = (tmp_path / "runs" / "demo_detection" / "split_0" / "det_ground_truth.txt").read_text().splitlines()
+    assert len(gt_lines) == 9                                  # the failed image's object is still counted
+    loc_lines = (tmp_path / "runs" / "demo_detection" / "split_0" / "loc_submission.txt").read_text().splitlines()
+    assert len(loc_lines) == 9
