@@ -352,16 +352,16 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
     use_hist = histograms.shape[1] > 0
     inv_im = 1.0 / float(image_size)
 
-    def similarity(a: int, others: np.ndarray) -> np.ndarray:
+    def similarity(a, others: np.ndarray) -> np.ndarray:
+        """s(a, b) for every b in ``others``; ``a`` is one region or an array of the same length."""
         s = np.zeros(len(others), np.float64)
         if use_hist:
             s += np.minimum(feat[others], feat[a]).sum(axis=1, dtype=np.float64)
         if size_weight:
             s += size_weight * (1.0 - (size[others] + size[a]) * inv_im)
         if fill_weight:
-            ob = box[others]
-            bw = np.maximum(ob[:, 2], box[a, 2]) - np.minimum(ob[:, 0], box[a, 0]) + 1
-            bh = np.maximum(ob[:, 3], box[a, 3]) - np.minimum(ob[:, 1], box[a, 1]) + 1
+            bw = np.maximum(box[others, 2], box[a, 2]) - np.minimum(box[others, 0], box[a, 0]) + 1
+            bh = np.maximum(box[others, 3], box[a, 3]) - np.minimum(box[others, 1], box[a, 1]) + 1
             s += fill_weight * (1.0 - (bw * bh - size[others] - size[a]) * inv_im)
         return s
 
@@ -370,15 +370,7 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
     if len(edges):
         ea = np.asarray(edges[:, 0], np.int64)
         eb = np.asarray(edges[:, 1], np.int64)
-        s0 = np.zeros(len(ea), np.float64)
-        if use_hist:
-            s0 += np.minimum(feat[ea], feat[eb]).sum(axis=1, dtype=np.float64)
-        if size_weight:
-            s0 += size_weight * (1.0 - (size[ea] + size[eb]) * inv_im)
-        if fill_weight:
-            bw = np.maximum(box[ea, 2], box[eb, 2]) - np.minimum(box[ea, 0], box[eb, 0]) + 1
-            bh = np.maximum(box[ea, 3], box[eb, 3]) - np.minimum(box[ea, 1], box[eb, 1]) + 1
-            s0 += fill_weight * (1.0 - (bw * bh - size[ea] - size[eb]) * inv_im)
+        s0 = similarity(ea, eb)
         for a, b in zip(ea.tolist(), eb.tolist()):
             neighbours[a].add(b)
             neighbours[b].add(a)
