@@ -133,9 +133,16 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
         size = tuple(int(v) for v in proposals[i]["size"])
         scale = _image_scale(s.path, size, max_side)
         budget = cfg.detection.train_proposals if i < n_train else cfg.detection.test_proposals
+        try:
+            gt_boxes = _gt_in_image(s, size, scale)
+        except InputError as exc:          # an annotation off the image: report, skip, score as missed
+            log.warning("skipped %s: %s", s.path, exc)
+            failures.append({"image": s.path, "error": str(exc)})
+            regions.append(None)
+            scales.append(1.0)
+            continue
         integral = WordIntegral(words[i]["positions"], words[i]["words"], cfg.encoding.n_words)
-        regions.append(ImageRegions(proposals[i]["boxes"][:budget], integral, s.labels,
-                                    _gt_in_image(s, size, scale)))
+        regions.append(ImageRegions(proposals[i]["boxes"][:budget], integral, s.labels, gt_boxes))
         scales.append(scale)
     train_idx = [i for i in range(n_train) if regions[i] is not None]
     test_idx = [i for i in range(n_train, len(samples)) if regions[i] is not None]

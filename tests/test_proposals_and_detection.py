@@ -469,10 +469,18 @@ def test_a_failing_test_image_is_scored_as_missed_not_dropped(tmp_path):
     split = BoxedImageDataset(data / "boxes.csv").split(6, 3, 0)
     victim = Path(split.test[0].path)
     victim.write_bytes(b"not a jpeg")
+    # and a training image whose box lies off the image: reported with its line, skipped
+    off = Path(split.train[1].path)
+    rel = f"{off.parent.name}/{off.name}"
+    lines = (data / "boxes.csv").read_text().splitlines()
+    lines = [f"{rel},{off.parent.name},900,900,950,950" if line.startswith(rel + ",") else line for line in lines]
+    (data / "boxes.csv").write_text("\n".join(lines) + "\n")
     summary = run_experiment(cfg, data, output=tmp_path / "runs", progress=False)
     s = summary["splits"][0]
-    assert s["n_test"] == 9 and s["n_test_failed"] == 1
+    assert s["n_test"] == 9 and s["n_test_failed"] == 1 and s["n_train"] == 17
     assert any(f["image"].endswith(victim.name) for f in s["failed_images"])
+    assert any(f["image"].endswith(off.name) and "outside" in f["error"] and "boxes.csv:" in f["error"]
+               for f in s["failed_images"])
     gt_lines = (tmp_path / "runs" / "demo_detection" / "split_0" / "det_ground_truth.txt").read_text().splitlines()
     assert len(gt_lines) == 9                                  # the failed image's object is still counted
     loc_lines = (tmp_path / "runs" / "demo_detection" / "split_0" / "loc_submission.txt").read_text().splitlines()
