@@ -132,9 +132,27 @@ def _print_detection(cfg, summary: dict) -> None:
           f"AR {q['average_recall']:.3f}")
 
 
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminate_gracefully(signum, frame):
+    """SIGTERM (a scheduler's or cluster's stop) unwinds like Ctrl-C, so that stores flush."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv=None) -> int:
-    ilsvrc_cli.configure_logging()
-    return ilsvrc_cli.run(build_parser().parse_args(argv))
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _terminate_gracefully) if threading_is_main() else None
+    try:
+        ilsvrc_cli.configure_logging()
+        return ilsvrc_cli.run(build_parser().parse_args(argv))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -174,16 +174,21 @@ class FeatureStore:
         Fitted product quantiser: rows are stored as codes.
     shard_size : int
         Images per shard.
+    flush_seconds : float
+        Also write a (smaller) shard when this long has passed since the last one, so that a
+        killed run loses at most this much finished work.
     """
 
     def __init__(self, root, config: dict, *, dtype: str = "float32", codec: PQCodec | None = None,
-                 shard_size: int = 1024):
+                 shard_size: int = 1024, flush_seconds: float = 300.0):
         if dtype not in ("float32", "float16"):
             raise ValueError(f"dtype: expected 'float32' or 'float16', got {dtype!r}")
         self.config = config
         self.dir = Path(root) / config_hash(config)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.shard_size = int(shard_size)
+        self.flush_seconds = float(flush_seconds)
+        self._last_flush = time.monotonic()
         manifest = self._read_manifest()
         if manifest is None:
             self.dtype = dtype
@@ -229,7 +234,7 @@ class FeatureStore:
     def add(self, key: str, vector: np.ndarray, *, path: str = "", label: int = -1) -> None:
         """Queue one image's vector; a shard is written every ``shard_size`` images."""
         self._pending.append((key, path, int(label), np.asarray(vector, np.float32).ravel()))
-        if len(self._pending) >= self.shard_size:
+        if len(self._pending) >= self.shard_size or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
     def add_failure(self, key: str, path: str, error: str) -> None:
@@ -258,6 +263,7 @@ class FeatureStore:
             self.failures.pop(key, None)
         self._write_manifest()
         self._pending = []
+        self._last_flush = time.monotonic()
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:

@@ -17,8 +17,14 @@ def digest_vector(path, delay: float = 0.0):
     return np.random.default_rng(seed).standard_normal(64).astype(np.float32), None
 
 
-def main(store_root: str, delay: float, *paths) -> None:
-    """Child process of the kill test: encode ``paths`` into a store with 2-image shards."""
+def main(store_root: str, delay: float, *paths, shard_size: int = 2) -> None:
+    """Child process of the kill tests: encode ``paths`` into a store (``shard_size`` images a shard),
+    with SIGTERM handled as the command line handles it."""
+    import signal
+
+    from experiments.cli import _terminate_gracefully
+
+    signal.signal(signal.SIGTERM, _terminate_gracefully)
     from dataclasses import dataclass
 
     from experiments.extract import encode_into_store
@@ -30,10 +36,10 @@ def main(store_root: str, delay: float, *paths) -> None:
         path: str
         label: int
 
-    store = FeatureStore(store_root, {"test": "kill"}, shard_size=2)
+    store = FeatureStore(store_root, {"test": "kill"}, shard_size=shard_size)
     encode_into_store(store, [S(p, 0) for p in paths], digest_vector, lambda s: (s.path, delay),
                       Execution(n_jobs=1, batch_size=1), progress=False)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], float(sys.argv[2]), *sys.argv[3:])
+    main(sys.argv[2], float(sys.argv[3]), *sys.argv[4:], shard_size=int(sys.argv[1]))

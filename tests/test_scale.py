@@ -82,8 +82,8 @@ def test_map_images_reports_failures_and_exceptions():
 def test_killed_run_resumes_without_losing_or_recomputing(tmp_path):
     paths = [i.path for i in _demo_items(4)]            # 12 images, 2 per shard
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
-    child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "store_jobs.py"), str(tmp_path), "0.15",
-                              *paths], env=env)
+    child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "store_jobs.py"), "2", str(tmp_path),
+                              "0.15", *paths], env=env)
     store_dir = None
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -234,3 +234,30 @@ def test_streaming_sgd_every_argument_matters():
     for key, value in (("alpha", 1e-2), ("epochs", 3), ("batch_size", 16), ("positive_weight", 1.0),
                        ("t0", 10.0), ("average", False), ("random_state", 1)):
         assert not np.array_equal(StreamingSGDClassifier(**{**base, key: value}).fit(x, y).coef_, ref), key
+
+
+def test_store_flushes_on_time_as_well_as_on_size(tmp_path):
+    store = FeatureStore(tmp_path, {"c": "time"}, shard_size=1000, flush_seconds=0.0)
+    for i in range(3):
+        store.add(f"k{i}", np.full(4, i, np.float32))
+    assert len(store.shards) == 3 and len(open_store(store.dir)) == 3
+    slow = FeatureStore(tmp_path, {"c": "size"}, shard_size=1000, flush_seconds=3600.0)
+    for i in range(3):
+        slow.add(f"k{i}", np.full(4, i, np.float32))
+    assert len(slow.shards) == 0
+
+
+def test_sigterm_flushes_the_finished_images(tmp_path):
+    """A polite stop (SIGTERM, as schedulers send) writes what is done before exiting."""
+    paths = [i.path for i in _demo_items(4)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
+    child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "store_jobs.py"), "100", str(tmp_path),
+                              "0.3", *paths], env=env, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob("*/manifest.json")):
+        time.sleep(0.05)
+    time.sleep(1.5)                                   # a few images done, none flushed (100 per shard)
+    child.send_signal(signal.SIGTERM)
+    child.wait(timeout=30)
+    store = open_store(next(tmp_path.glob("*/manifest.json")).parent)
+    assert 1 <= len(store) < len(paths) and store.verify() == []
