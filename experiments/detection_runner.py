@@ -275,9 +275,13 @@ def run_detection_experiment(cfg: ExperimentConfig, data_dir=None, *, output=Non
     root = Path(data_dir or cfg.data.path)
     if not data_dir and not root.is_absolute() and cfg.source_path:
         root = Path(cfg.source_path).parent / root
-    if not (root / "boxes.csv").is_file():
-        raise InputError("expected a folder holding boxes.csv and images/ (nothing is downloaded)", path=root)
-    dataset = BoxedImageDataset(root / "boxes.csv", root / "images", classes=cfg.data.classes or None)
+    if (root / "boxes.csv").is_file():
+        dataset = BoxedImageDataset(root / "boxes.csv", root / "images", classes=cfg.data.classes or None)
+    elif (root / "Annotations").is_dir():
+        dataset = BoxedImageDataset.from_voc(root, classes=cfg.data.classes or None)
+    else:
+        raise InputError("expected a folder holding boxes.csv and images/, or a PASCAL-VOC folder with "
+                         "Annotations/ and JPEGImages/ (nothing is downloaded)", path=root)
     out_dir = Path(output or cfg.run.output) / cfg.name
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = ContentCache(cfg.run.cache)

@@ -197,7 +197,7 @@ _BOX_COLUMNS = ("image", "class", "xmin", "ymin", "xmax", "ymax")
 
 
 class BoxedImageDataset:
-    """Images with object boxes, listed in a CSV file.
+    """Images with object boxes, listed in a CSV file (or a PASCAL-VOC folder: :meth:`from_voc`).
 
     The file has the header ``image,class,xmin,ymin,xmax,ymax`` and one line per object;
     ``image`` is relative to ``images_root``; an image may have several lines, and a line
@@ -279,6 +279,59 @@ class BoxedImageDataset:
             self._samples.append(BoxedSample(str(path), labels, boxes, index[e["first_class"]],
                                              f"{self.csv_path}:{e['line']}"))
 
+    @classmethod
+    def from_voc(cls, root, *, one_based: bool = True, classes=None) -> "BoxedImageDataset":
+        """A PASCAL-VOC layout: ``root/Annotations/*.xml`` and ``root/JPEGImages/``.
+
+        Every XML file is one image (``<filename>``, else the XML's stem + ``.jpg``) with its
+        ``<object>`` boxes (VOC counts pixels from 1, hence ``one_based``; ILSVRC's XML files
+        count from 0).  With ``root/ImageSets/Main/trainval.txt`` and ``test.txt`` present,
+        :meth:`split` returns that official split instead of drawing one.
+        """
+        import xml.etree.ElementTree as ET
+
+        from .ground_truth import read_voc_xml
+
+        root = Path(root)
+        ann, img = root / "Annotations", root / "JPEGImages"
+        if not ann.is_dir() or not img.is_dir():
+            raise InputError("expected the VOC folders Annotations/ and JPEGImages/", path=root)
+        shift = 1.0 if one_based else 0.0
+        records = []
+        for xml in sorted(ann.glob("*.xml")):
+            objects = read_voc_xml(xml)
+            name = (ET.parse(xml).getroot().findtext("filename") or "").strip() or xml.stem + ".jpg"
+            path = img / name
+            if not path.is_file():
+                raise InputError(f"image not found: {path}", path=xml, field="filename")
+            for n, (_, box) in enumerate(objects, start=1):
+                if box[2] < box[0] or box[3] < box[1]:
+                    raise InputError(f"object {n}: reversed or empty box {box.tolist()}", path=xml, field="bndbox")
+            records.append((xml, path, objects))
+        if not records:
+            raise InputError("no annotation files in Annotations/", path=root)
+        found = sorted({name for _, _, objs in records for name, _ in objs})
+        if classes is not None:
+            found = list(classes)
+        self = cls.__new__(cls)
+        self.csv_path = ann
+        self.images_root = img
+        self.classes = tuple(found)
+        index = {c: i for i, c in enumerate(self.classes)}
+        self._samples = []
+        for xml, path, objs in records:
+            objs = [(name, box) for name, box in objs if name in index]
+            labels = np.array([index[name] for name, _ in objs], np.int64)
+            boxes = np.array([box - shift for _, box in objs], np.float64).reshape(-1, 4)
+            self._samples.append(BoxedSample(str(path), labels, boxes, int(labels[0]) if len(labels) else 0,
+                                             str(xml)))
+        sets = root / "ImageSets" / "Main"
+        self._official = None
+        if (sets / "trainval.txt").is_file() and (sets / "test.txt").is_file():
+            self._official = tuple({line.split()[0] for line in (sets / f"{part}.txt").read_text().splitlines()
+                                    if line.strip()} for part in ("trainval", "test"))
+        return self
+
     def __len__(self) -> int:
         return len(self._samples)
 
@@ -288,7 +341,13 @@ class BoxedImageDataset:
 
     def split(self, n_train: int, n_test: int | None, seed: int) -> BoxedSplit:
         """Per class (of the image), a seeded ``n_train`` images for training and up to ``n_test``
-        of the rest for testing."""
+        of the rest for testing; a VOC folder with ``ImageSets/Main`` gives its official
+        trainval / test split (``n_train``, ``n_test`` and ``seed`` are then ignored)."""
+        official = getattr(self, "_official", None)
+        if official is not None:
+            trainval, test = official
+            return BoxedSplit([s for s in self._samples if Path(s.path).stem in trainval],
+                              [s for s in self._samples if Path(s.path).stem in test], seed)
         rng = np.random.default_rng(seed)
         train, test = [], []
         for i, c in enumerate(self.classes):

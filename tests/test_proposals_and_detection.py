@@ -485,3 +485,56 @@ def test_a_failing_test_image_is_scored_as_missed_not_dropped(tmp_path):
     assert len(gt_lines) == 9                                  # the failed image's object is still counted
     loc_lines = (tmp_path / "runs" / "demo_detection" / "split_0" / "loc_submission.txt").read_text().splitlines()
     assert len(loc_lines) == 9
+
+
+def _voc_folder(root: Path, per_class: int = 4) -> Path:
+    """A PASCAL-VOC layout built from the embedded boxed images (VOC counts pixels from 1)."""
+    import shutil
+
+    csv_data = BoxedImageDataset(BOXES / "boxes.csv")
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    trainval, test = [], []
+    for c, name in enumerate(csv_data.classes):
+        members = [s for s in csv_data.samples() if s.label == c][:per_class]
+        for k, s in enumerate(members):
+            stem = f"{name}_{Path(s.path).stem}"
+            shutil.copy(s.path, root / "JPEGImages" / f"{stem}.jpg")
+            x1, y1, x2, y2 = (s.boxes[0] + 1).astype(int).tolist()
+            (root / "Annotations" / f"{stem}.xml").write_text(
+                f"<annotation><filename>{stem}.jpg</filename><object><name>{name}</name><bndbox>"
+                f"<xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+                "</annotation>")
+            (test if k == 0 else trainval).append(stem)
+    (root / "ImageSets" / "Main" / "trainval.txt").write_text("\n".join(trainval) + "\n")
+    (root / "ImageSets" / "Main" / "test.txt").write_text("\n".join(test) + "\n")
+    return root
+
+
+def test_voc_layout_reads_zero_based_boxes_and_the_official_split(tmp_path):
+    voc = BoxedImageDataset.from_voc(_voc_folder(tmp_path / "VOC"))
+    csv_data = BoxedImageDataset(BOXES / "boxes.csv")
+    assert voc.classes == csv_data.classes and len(voc) == 12
+    by_name = {Path(s.path).name: s for s in csv_data.samples() if s.label == 0}
+    first = voc.samples()[0]
+    assert np.array_equal(first.boxes, by_name[Path(first.path).name.split("_", 1)[1]].boxes)
+    split = voc.split(40, 25, seed=7)                       # the official split, whatever the numbers
+    assert len(split.train) == 9 and len(split.test) == 3
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(InputError, match="Annotations"):
+        BoxedImageDataset.from_voc(tmp_path / "bad")
+
+
+def test_detection_run_on_a_voc_folder(tmp_path):
+    from experiments.config import load_config
+    from experiments.runner import run_experiment
+
+    voc = _voc_folder(tmp_path / "VOC", per_class=6)
+    cfg = load_config(ROOT / "experiments" / "configs" / "demo_detection.toml",
+                      ["encoding.n_words=32", "encoding.kmeans_iter=3", "detection.train_proposals=50",
+                       "detection.test_proposals=100", "detection.mode=single", "classifier.C=[1.0]",
+                       f"run.cache={tmp_path / 'cache'}", "run.n_jobs=1"])
+    summary = run_experiment(cfg, voc, output=tmp_path / "runs", progress=False)
+    assert summary["splits"][0]["n_train"] == 15 and summary["splits"][0]["n_test"] == 3
+    assert 0.0 <= summary["mean_ap_mean"] <= 1.0
