@@ -45,4 +45,4 @@ reference: $(STAMP)
 	  $(PY) -m pip install --quiet --no-build-isolation cyvlfeat
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs store explain .pytest_cache
