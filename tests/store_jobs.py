@@ -4,15 +4,20 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 
-def digest_vector(path, delay: float = 0.0):
-    """A deterministic 64-d vector from the file's bytes (stands in for a signature)."""
+def digest_vector(path, delay: float = 0.0, progress_file: str = ""):
+    """A deterministic 64-d vector from the file's bytes (stands in for a signature); with
+    ``progress_file``, a line is appended there for each image done."""
     if delay:
         time.sleep(delay)
     data = open(path, "rb").read()
+    if progress_file:
+        with open(progress_file, "a") as handle:
+            handle.write(path + "\n")
     seed = int(hashlib.sha256(data).hexdigest()[:8], 16)
     return np.random.default_rng(seed).standard_normal(64).astype(np.float32), None
 
@@ -37,7 +42,8 @@ def main(store_root: str, delay: float, *paths, shard_size: int = 2) -> None:
         label: int
 
     store = FeatureStore(store_root, {"test": "kill"}, shard_size=shard_size)
-    encode_into_store(store, [S(p, 0) for p in paths], digest_vector, lambda s: (s.path, delay),
+    progress = str(Path(store_root) / "progress.txt")
+    encode_into_store(store, [S(p, 0) for p in paths], digest_vector, lambda s: (s.path, delay, progress),
                       Execution(n_jobs=1, batch_size=1), progress=False)
 
 
