@@ -242,8 +242,9 @@ class RegionDetector:
             return np.zeros((0, len(self.intercept_)), np.float32)
         return self.signatures(image, boxes) @ self.coef_ + self.intercept_
 
-    def detect(self, image: ImageRegions):
-        """Detections of one image after per-class non-maximum suppression.
+    def detect(self, image: ImageRegions, scores=None):
+        """Detections of one image after per-class non-maximum suppression (``scores``: the
+        result of :meth:`score`, when the caller has it).
 
         Returns
         -------
@@ -251,7 +252,7 @@ class RegionDetector:
         scores : ndarray (k,), float64
         boxes : ndarray (k, 4), float64
         """
-        scores = self.score(image)
+        scores = self.score(image) if scores is None else scores
         labels, out_scores, boxes = [], [], []
         for cls in range(scores.shape[1]):
             keep = non_maximum_suppression(image.proposals, scores[:, cls], self.nms_overlap, self.max_detections)
@@ -260,10 +261,10 @@ class RegionDetector:
             boxes.append(image.proposals[keep])
         return np.concatenate(labels), np.concatenate(out_scores), np.concatenate(boxes).reshape(-1, 4)
 
-    def best_boxes(self, image: ImageRegions, classes) -> np.ndarray:
+    def best_boxes(self, image: ImageRegions, classes, scores=None) -> np.ndarray:
         """The best-scoring proposal of each class in ``classes`` (the localization task); (len(classes), 4)."""
         classes = np.asarray(classes, np.int64)
         if len(image.proposals) == 0:
             return np.zeros((len(classes), 4))
-        scores = self.score(image)
+        scores = self.score(image) if scores is None else scores
         return image.proposals[np.argmax(scores[:, classes], axis=0)]

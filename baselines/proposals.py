@@ -36,7 +36,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .selective_search import MODES, as_rgb_image, selective_search
+from ilsvrc.boxes import clip_boxes
+
+from .selective_search import MODES, as_rgb_image, selective_search, unique_in_order
 
 log = logging.getLogger(__name__)
 
@@ -99,23 +101,6 @@ def xywh_size_to_boxes(rects) -> np.ndarray:
     """``(x, y, w, h)`` with the true width (OpenCV ``Rect``) -> canonical boxes."""
     r = np.asarray(rects, np.float64).reshape(-1, 4)
     return np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2] - 1, r[:, 1] + r[:, 3] - 1], axis=1)
-
-
-def unique_in_order(boxes: np.ndarray) -> np.ndarray:
-    """Drop repeated rows of ``boxes`` (N, 4), keeping the first occurrence and the order."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    if len(boxes) == 0:
-        return boxes
-    _, first = np.unique(boxes, axis=0, return_index=True)
-    return boxes[np.sort(first)]
-
-
-def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Clip canonical boxes to the pixels of an image of the given size."""
-    out = np.asarray(boxes, np.float64).copy()
-    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width - 1)
-    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height - 1)
-    return out
 
 
 def _libc():

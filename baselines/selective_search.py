@@ -428,11 +428,12 @@ class _Segmentation:
     texture: np.ndarray
 
 
-def _segment(image_c: np.ndarray, texture_map: np.ndarray, k: float, sigma: float, min_size) -> _Segmentation:
+def _segment(image_c: np.ndarray, color_map: np.ndarray, texture_map: np.ndarray, k: float, sigma: float,
+             min_size) -> _Segmentation:
     labels = graph_segmentation(image_c, k, sigma=sigma, min_size=min_size)
     n = int(labels.max()) + 1
     sizes = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
-    color = _region_histograms(color_bins(image_c), labels, n, COLOR_BINS)
+    color = _region_histograms(color_map, labels, n, COLOR_BINS)
     texture = _region_histograms(texture_map, labels, n, TEXTURE_BINS)
     return _Segmentation(labels, n, sizes, region_boxes(labels, n), region_adjacency(labels), color, texture)
 
@@ -449,9 +450,9 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
     out = []
     for space in config.color_spaces:
         image_c = convert_color(rgb, space)
-        texture_map = texture_bins(image_c)
+        color_map, texture_map = color_bins(image_c), texture_bins(image_c)     # shared by every k
         for k in config.ks:
-            seg = _segment(image_c, texture_map, k, config.sigma, config.min_size)
+            seg = _segment(image_c, color_map, texture_map, k, config.sigma, config.min_size)
             for name in config.strategies:
                 wc, wt, ws, wf = STRATEGIES[name]
                 blocks = [b for w, b in ((wc, seg.color), (wt, seg.texture)) if w]
@@ -480,10 +481,16 @@ def rank_hierarchies(hierarchies, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     boxes = np.concatenate([h.boxes for h in hierarchies])
     values = np.concatenate([rng.random(len(h.boxes)) * h.positions for h in hierarchies])
-    order = np.argsort(values, kind="stable")
-    ranked = boxes[order]
-    _, first = np.unique(ranked, axis=0, return_index=True)
-    return ranked[np.sort(first)]
+    return unique_in_order(boxes[np.argsort(values, kind="stable")])
+
+
+def unique_in_order(boxes: np.ndarray) -> np.ndarray:
+    """Drop repeated rows of ``boxes`` (N, 4), keeping the first occurrence and the order."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return boxes
+    _, first = np.unique(boxes, axis=0, return_index=True)
+    return boxes[np.sort(first)]
 
 
 def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed: int = 0) -> np.ndarray:

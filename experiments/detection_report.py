@@ -7,14 +7,7 @@ import numpy as np
 
 from features.image_io import load_image
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from .report import _pyplot
 
 
 def _draw_box(ax, box, color, lw=1.5, label=None):

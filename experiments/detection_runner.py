@@ -24,10 +24,9 @@ import numpy as np
 
 from baselines.classification import LinearSVMClassifier
 from baselines.detection import ImageRegions, RegionDetector
-from baselines.pipeline import make_extractor
 from baselines.proposals import ProposalConfig, propose
 from features.codebook import assign_nearest, kmeans
-from features.image_io import ImageReadError, load_image
+from features.image_io import ImageReadError, load_image, shrink_to_max_side
 from features.regions import WordIntegral, region_bow
 from ilsvrc.datasets import BoxedImageDataset, check_boxes_in_image
 from ilsvrc.errors import InputError
@@ -41,16 +40,24 @@ BUDGETS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 
 # --------------------------------------------------------------------------- per-image jobs (worker processes)
+def _working_image(image, max_side: int):
+    """The image shrunk to ``max_side`` (0: as is) and the factor from original to working pixels."""
+    if not max_side:
+        return image, 1.0
+    small = shrink_to_max_side(image, max_side)
+    return small, small.shape[1] / image.shape[1]
+
+
 def _proposal_job(path, config: ProposalConfig, max_side: int):
     try:
-        image = load_image(path, max_side=max_side or None)
+        image, scale = _working_image(load_image(path), max_side)
     except ImageReadError as exc:
         return None, str(exc)
     try:
         boxes = propose(image, config)
     except ValueError as exc:
         return None, f"proposals failed: {exc}"
-    return {"boxes": boxes, "size": np.array(image.shape[:2])}, None
+    return {"boxes": boxes, "size": np.array(image.shape[:2]), "scale": np.array(scale)}, None
 
 
 def _words_job(extractor, path, vocabulary):
@@ -60,17 +67,6 @@ def _words_job(extractor, path, vocabulary):
         return None, str(exc)
     words = assign_nearest(feats.descriptors, vocabulary) if len(feats) else np.zeros(0, np.int64)
     return {"positions": feats.frames[:, :2], "words": words.astype(np.int32)}, None
-
-
-def _sample_job(extractor, path, n, seed):
-    try:
-        feats = extractor.extract(path)
-    except (ImageReadError, ValueError) as exc:
-        return None, str(exc)
-    d = feats.descriptors
-    if len(d) > n:
-        d = d[np.sort(np.random.default_rng(seed).choice(len(d), n, replace=False))]
-    return {"descriptors": d}, None
 
 
 # --------------------------------------------------------------------------- one split
@@ -86,7 +82,9 @@ def _gt_in_image(sample, size, scale) -> np.ndarray:
 
 def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split, cache: ContentCache,
                         out_dir: Path, progress: bool = True) -> dict:
-    from .runner import _cached_map, execution_of
+    from baselines.pipeline import ImagePipeline
+
+    from .runner import _cached_map, _sample_job, execution_of, extractor_of
 
     start = time.perf_counter()
     samples = split.train + split.test
@@ -98,19 +96,16 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
 
     # 1. proposals
     proposals, failed = _cached_map(_proposal_job, [(s.path, pconf, max_side) for s in samples], digests, cache,
-                                    f"proposals/{pconf.fingerprint()}-{max_side}", execution_of(cfg),
+                                    f"proposals/{pconf.fingerprint()}-{max_side}-v2", execution_of(cfg),
                                     f"proposals (seed {split.seed})", progress)
 
     # 2. vocabulary from the training images' descriptors
-    f = cfg.features
-    extractor = make_extractor(f.kind, step=f.step, sizes=f.sizes, bin_size=f.bin_size, color=f.color, fast=f.fast,
-                               window_size=f.window_size, magnif=f.magnif, contrast_threshold=f.contrast_threshold,
-                               max_side=max_side)
-    feature_key = cfg.section_hash("features") + f"-{max_side}"
-    n_per = f.samples_per_image
-    sampled, failed_s = _cached_map(_sample_job, [(extractor, s.path, n_per, int(d[:8], 16))
+    extractor = extractor_of(cfg)
+    feature_key = cfg.section_hash("features") + f"-{max_side}"      # as the classification runner's samples
+    n_per = cfg.features.samples_per_image
+    sampled, failed_s = _cached_map(_sample_job, [(ImagePipeline(extractor), s.path, n_per, int(d[:8], 16))
                                                   for s, d in zip(split.train, digests)],
-                                    [f"{d}-{n_per}" for d in digests[:n_train]], cache, f"det-samples/{feature_key}",
+                                    [f"{d}-{n_per}" for d in digests[:n_train]], cache, f"samples/{feature_key}",
                                     execution_of(cfg), f"descriptors (seed {split.seed})", progress)
     pool = np.concatenate([r["descriptors"] for r in sampled if r is not None])
     if len(pool) > cfg.encoding.max_descriptors:
@@ -131,7 +126,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
             scales.append(1.0)
             continue
         size = tuple(int(v) for v in proposals[i]["size"])
-        scale = _image_scale(s.path, size, max_side)
+        scale = float(proposals[i]["scale"])
         budget = cfg.detection.train_proposals if i < n_train else cfg.detection.test_proposals
         try:
             gt_boxes = _gt_in_image(s, size, scale)
@@ -174,8 +169,9 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     # 6. submissions, written and scored with the ILSVRC evaluators
     sub_dir = out_dir / f"split_{split.seed}"
     sub_dir.mkdir(parents=True, exist_ok=True)
-    det = _write_and_score_det(detector, regions, samples, scored_idx, scales, n_classes, sub_dir)
-    loc = _write_and_score_loc(detector, regions, samples, scored_idx, scales, top, n_classes, sub_dir)
+    scores = {i: detector.score(regions[i]) for i in test_idx}        # once per image, for DET and CLS-LOC
+    det = _write_and_score_det(detector, regions, scores, samples, scored_idx, scales, n_classes, sub_dir)
+    loc = _write_and_score_loc(detector, regions, scores, samples, scored_idx, scales, top, n_classes, sub_dir)
 
     # 7. proposal quality on the test images (original pixel coordinates)
     from ilsvrc.proposals import proposal_quality, recall_curve
@@ -204,42 +200,31 @@ def file_digest_bytes(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
 
 
-def _image_scale(path, size, max_side: int) -> float:
-    """Factor from original pixel coordinates to those of the (possibly shrunk) working image."""
-    if not max_side:
-        return 1.0
-    import cv2
-
-    original = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    oh, ow = original.shape[:2] if original is not None else size
-    return size[1] / ow if ow else 1.0
-
-
 def _objects(samples, test_idx):
     from ilsvrc.ground_truth import ObjectTable
 
     return ObjectTable.from_lists([samples[i].labels + 1 for i in test_idx], [samples[i].boxes for i in test_idx])
 
 
-def _write_and_score_det(detector, regions, samples, test_idx, scales, n_classes, sub_dir: Path) -> dict:
+def _write_and_score_det(detector, regions, scores, samples, test_idx, scales, n_classes, sub_dir: Path) -> dict:
     from ilsvrc.ground_truth import read_image_list
     from ilsvrc.metrics.detection import evaluate_detection
     from ilsvrc.submissions import read_det_submission, write_det_submission
 
-    image_index, labels, scores, boxes = [], [], [], []
+    image_index, labels, det_scores, boxes = [], [], [], []
     for pos, i in enumerate(test_idx, start=1):
         if regions[i] is None:
             continue
-        lab, sc, bx = detector.detect(regions[i])
+        lab, sc, bx = detector.detect(regions[i], scores[i])
         image_index.append(np.full(len(lab), pos))
         labels.append(lab + 1)
-        scores.append(sc)
+        det_scores.append(sc)
         boxes.append(bx / scales[i])
     list_path = sub_dir / "det_image_list.txt"
     list_path.write_text("".join(f"{Path(samples[i].path).parent.name}/{Path(samples[i].path).stem} {pos}\n"
                                  for pos, i in enumerate(test_idx, start=1)))
     sub_path = sub_dir / "det_submission.txt"
-    write_det_submission(sub_path, np.concatenate(image_index), np.concatenate(labels), np.concatenate(scores),
+    write_det_submission(sub_path, np.concatenate(image_index), np.concatenate(labels), np.concatenate(det_scores),
                          np.concatenate(boxes))
     (sub_dir / "det_ground_truth.txt").write_text("".join(
         f"{pos} {label + 1} {b[0]:g} {b[1]:g} {b[2]:g} {b[3]:g}\n" for pos, i in enumerate(test_idx, start=1)
@@ -251,12 +236,13 @@ def _write_and_score_det(detector, regions, samples, test_idx, scales, n_classes
             "_result": result}
 
 
-def _write_and_score_loc(detector, regions, samples, test_idx, scales, top, n_classes, sub_dir: Path) -> dict:
+def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, top, n_classes,
+                         sub_dir: Path) -> dict:
     from ilsvrc.metrics.classification import flat_errors
     from ilsvrc.metrics.localization import localization_error, localization_errors
     from ilsvrc.submissions import read_loc_submission, write_loc_submission
 
-    boxes = np.stack([detector.best_boxes(regions[i], top[row]) / scales[i] if regions[i] is not None
+    boxes = np.stack([detector.best_boxes(regions[i], top[row], scores[i]) / scales[i] if regions[i] is not None
                       else np.full((top.shape[1], 4), -1.0) for row, i in enumerate(test_idx)])
     sub_path = sub_dir / "loc_submission.txt"
     write_loc_submission(sub_path, top + 1, boxes)
@@ -341,7 +327,9 @@ def load_detector(run_dir, split: int | None = None):
     Returns
     -------
     detector : RegionDetector
-    regions_of : callable image (H, W, 3) uint8 -> ImageRegions
+    regions_of : callable image (H, W, 3) uint8 -> (ImageRegions, scale)
+        Regions in working pixels (the image shrunk to ``data.max_side``); divide boxes by
+        ``scale`` for the image's own pixels.
     classes : tuple of str
     """
     cfg = _run_config(run_dir)
@@ -350,17 +338,17 @@ def load_detector(run_dir, split: int | None = None):
     d = cfg.detection
     detector = RegionDetector(layout=d.layout, nms_overlap=d.nms_overlap, max_detections=d.max_detections)
     detector.coef_, detector.intercept_ = coef, intercept
-    f = cfg.features
-    extractor = make_extractor(f.kind, step=f.step, sizes=f.sizes, bin_size=f.bin_size, color=f.color, fast=f.fast,
-                               window_size=f.window_size, magnif=f.magnif, contrast_threshold=f.contrast_threshold,
-                               max_side=cfg.data.max_side)
+    from .runner import extractor_of
+
+    extractor = extractor_of(cfg)
     pconf = _proposal_config(cfg)
 
     def regions_of(image):
+        image, scale = _working_image(image, cfg.data.max_side)
         feats = extractor.extract(image)
         words = assign_nearest(feats.descriptors, vocabulary)
         return ImageRegions(propose(image, pconf)[: d.test_proposals],
-                            WordIntegral(feats.frames[:, :2], words, len(vocabulary)))
+                            WordIntegral(feats.frames[:, :2], words, len(vocabulary))), scale
 
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     return detector, regions_of, tuple(metrics["classes"])

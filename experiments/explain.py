@@ -22,20 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .report import _pyplot
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "caltech101_demo"
 
 TEACHING = {"step": 4, "bin_size": 8, "max_side": 300, "n_words": 200, "layout": "1x1+2x2", "n_components": 32,
             "train_per_class": 15, "samples_per_image": 800, "C": 10.0, "seed": 0}
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _save(fig, path: Path) -> str:
@@ -417,8 +410,9 @@ def explain_detections(image_path, out_dir, run_dir=ROOT / "runs" / "demo_detect
     from features.image_io import load_image
 
     image = load_image(image_path)
-    regions = regions_of(image)
+    regions, scale = regions_of(image)
     labels, scores, boxes = detector.detect(regions)
+    boxes = boxes / scale
     path = Path(out_dir) / "detections.png"
     plot_detections([(image, labels, scores, boxes, np.zeros((0, 4)), Path(image_path).name)], classes, path,
                     per_image=3)

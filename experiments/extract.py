@@ -28,7 +28,7 @@ def signature_job(pipeline, path):
 
 
 def encode_into_store(store: FeatureStore, samples, job, args_of, execution: Execution = Execution(), *,
-                      progress: bool = True, desc: str = "signatures") -> dict:
+                      keys=None, progress: bool = True, desc: str = "signatures") -> dict:
     """Compute and store the signature of every sample missing from ``store``.
 
     Parameters
@@ -41,6 +41,9 @@ def encode_into_store(store: FeatureStore, samples, job, args_of, execution: Exe
     args_of : callable
         ``args_of(sample) -> tuple`` of the job's arguments.
     execution : Execution
+    keys : sequence of str, optional
+        The samples' content keys (:func:`experiments.cache.file_digest`), when the caller
+        has already hashed the files.
 
     Returns
     -------
@@ -49,7 +52,7 @@ def encode_into_store(store: FeatureStore, samples, job, args_of, execution: Exe
         ``keys`` (the content key of each sample, in order).
     """
     start = time.perf_counter()
-    keys = [file_digest(s.path) for s in samples]
+    keys = [file_digest(s.path) for s in samples] if keys is None else list(keys)
     done = store.done_keys()
     first_of = {}
     for i, key in enumerate(keys):

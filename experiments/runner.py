@@ -92,12 +92,17 @@ def execution_of(cfg: ExperimentConfig) -> Execution:
 
 
 # --------------------------------------------------------------------------- one split
+def extractor_of(cfg: ExperimentConfig):
+    """The local-feature extractor of a configuration's ``[features]`` (images shrunk to ``data.max_side``)."""
+    f = cfg.features
+    return make_extractor(f.kind, step=f.step, sizes=f.sizes, bin_size=f.bin_size, color=f.color, fast=f.fast,
+                          window_size=f.window_size, magnif=f.magnif, contrast_threshold=f.contrast_threshold,
+                          max_side=cfg.data.max_side)
+
+
 def _make_pipeline(cfg: ExperimentConfig) -> ImagePipeline:
     f = cfg.features
-    extractor = make_extractor(f.kind, step=f.step, sizes=f.sizes, bin_size=f.bin_size, color=f.color, fast=f.fast,
-                               window_size=f.window_size, magnif=f.magnif, contrast_threshold=f.contrast_threshold,
-                               max_side=cfg.data.max_side)
-    return ImagePipeline(extractor, root_sift=f.root_sift, spatial=f.spatial)
+    return ImagePipeline(extractor_of(cfg), root_sift=f.root_sift, spatial=f.spatial)
 
 
 def _make_encoder(cfg: ExperimentConfig, seed: int):
@@ -145,7 +150,7 @@ def _cached_signatures_and_classifier(cfg, pipeline, split, digests, cache, prog
     return clf.top_k(x_test, 5), y_test, keep_train, keep_test, failed_codes, clf.C_
 
 
-def _streamed_signatures_and_classifier(cfg, pipeline, split, n_classes, progress):
+def _streamed_signatures_and_classifier(cfg, pipeline, split, digests, n_classes, progress):
     """Signatures streamed into two feature stores (training and test images); streaming SGD
     over the training store's shards; predictions shard by shard.  Memory: one shard."""
     from baselines.streaming import StreamingSGDClassifier
@@ -166,7 +171,8 @@ def _streamed_signatures_and_classifier(cfg, pipeline, split, n_classes, progres
         stores[role] = FeatureStore(r.store_dir, {**base, "role": role}, dtype=dtype, codec=codec,
                                     shard_size=r.shard_size)
         stats[role] = encode_into_store(stores[role], samples, signature_job, lambda s: (pipeline, s.path),
-                                        execution_of(cfg), progress=progress, desc=f"{role} signatures")
+                                        execution_of(cfg), keys=[digests[s.path] for s in samples],
+                                        progress=progress, desc=f"{role} signatures")
     classes = np.arange(n_classes)
     fmap = _feature_map(cfg.classifier.feature_map)       # stateless maps, applied shard by shard
     transform = (lambda x: x) if fmap is None else (lambda x: fmap.fit_transform(x).astype(np.float32))
@@ -219,7 +225,7 @@ def run_split(cfg: ExperimentConfig, split: Split, n_classes: int, cache: Conten
     # 2. every image's signature, and 3. the classifier
     if cfg.run.store:
         top5, y_test, keep_train, keep_test, failed_codes, C = _streamed_signatures_and_classifier(
-            cfg, pipeline, split, n_classes, progress)
+            cfg, pipeline, split, digests, n_classes, progress)
         failed = [train[i].path for i, _ in failed] + [(train + test)[i].path for i, _ in failed_codes]
     else:
         top5, y_test, keep_train, keep_test, failed_codes, C = _cached_signatures_and_classifier(

@@ -38,14 +38,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .cache import atomic_write_bytes, file_digest, npz_bytes
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -54,28 +54,6 @@ FORMAT = 1
 def config_hash(config: dict) -> str:
     """SHA-256 (first 20 hex digits) of the canonical JSON of ``config``."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- product quantisation
@@ -132,8 +110,8 @@ class PQCodec:
         return self._pq().decode(np.ascontiguousarray(codes, np.uint8))
 
     def save(self, path: Path) -> None:
-        buf = _npz_bytes(centroids=self.centroids_, sub_dim=np.array(self.sub_dim))
-        _atomic_bytes(Path(path), buf)
+        buf = npz_bytes(centroids=self.centroids_, sub_dim=np.array(self.sub_dim))
+        atomic_write_bytes(Path(path), buf)
 
     @classmethod
     def load(cls, path: Path) -> "PQCodec":
@@ -141,14 +119,6 @@ class PQCodec:
             codec = cls(int(data["sub_dim"]))
             codec.centroids_ = data["centroids"]
         return codec
-
-
-def _npz_bytes(**arrays) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------- the store
@@ -220,7 +190,7 @@ class FeatureStore:
         manifest = {"format": FORMAT, "config": self.config, "dtype": self.dtype, "compressed": self.compressed,
                     "shards": [vars(s) for s in self.shards], "failures": self.failures,
                     "n_images": sum(s.n for s in self.shards), "written": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        _atomic_bytes(self.dir / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+        atomic_write_bytes(self.dir / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
 
     # ------------------------------------------------------------------ writing
     def done_keys(self) -> set:
@@ -256,8 +226,8 @@ class FeatureStore:
         else:
             payload = {"rows": rows.astype(self.dtype)}
         name = f"shard-{len(self.shards):06d}-{uuid.uuid4().hex[:8]}.npz"
-        data = _npz_bytes(keys=keys, paths=paths, labels=labels, **payload)
-        _atomic_bytes(self.dir / name, data)
+        data = npz_bytes(keys=keys, paths=paths, labels=labels, **payload)
+        atomic_write_bytes(self.dir / name, data)
         self.shards.append(Shard(name, len(keys), hashlib.sha256(data).hexdigest()))
         for key in keys.tolist():
             self.failures.pop(key, None)
@@ -316,7 +286,7 @@ class FeatureStore:
                 problems.append(f"{shard.name}: missing")
                 bad.add(shard.name)
                 continue
-            if _file_sha256(path) != shard.sha256:
+            if file_digest(path) != shard.sha256:
                 problems.append(f"{shard.name}: contents differ from the manifest's SHA-256 (corrupt or altered)")
                 bad.add(shard.name)
                 continue

@@ -87,6 +87,14 @@ def iou_matrix(a, b) -> np.ndarray:
     return iou(a[:, None, :], b[None, :, :])
 
 
+def clip_boxes(boxes, height: int, width: int) -> np.ndarray:
+    """Canonical boxes (n, 4) clipped to the pixels of a ``height`` x ``width`` image; a copy."""
+    out = as_boxes(boxes).reshape(-1, 4).copy()
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width - 1)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height - 1)
+    return out
+
+
 def is_reversed(boxes) -> np.ndarray:
     """True where a box is reversed or empty (``x2 < x1`` or ``y2 < y1``); shape (...,)."""
     b = as_boxes(boxes)

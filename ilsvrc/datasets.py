@@ -379,7 +379,6 @@ def check_boxes_in_image(boxes: np.ndarray, height: int, width: int, where: str 
         bad = boxes[np.flatnonzero(outside)[0]]
         raise InputError(f"box {bad.tolist()} (0-based) lies outside the {width}x{height} image",
                          path=where or None)
-    out = boxes.copy()
-    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width - 1)
-    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height - 1)
-    return out
+    from .boxes import clip_boxes
+
+    return clip_boxes(boxes, height, width)
