@@ -29,12 +29,12 @@ tutorial: $(STAMP)
 	$(PY) -m experiments.tutorial
 
 bench: $(STAMP)
-	$(PY) -m experiments.bench
+	$(PY) -m benchmarks
 
 # Throughput of the full FV extraction and the ILSVRC2012 projection; add
 # ARGS="--data /path/to/101_ObjectCategories" for the accuracy cost of float16 / PQ storage.
 bench-scale: $(STAMP)
-	$(PY) -m experiments.bench_scale $(ARGS)
+	$(PY) -m benchmarks.scale $(ARGS)
 
 # Optional: VLFeat itself as the reference for the descriptor tests and benchmark
 # (Debian's libvlfeat-dev + PyPI's cyvlfeat; needs root for apt-get).

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import DATA
-from experiments import vlfeat_reference
+from benchmarks import vlfeat_reference
 from features.dsift import dense_sift, phow
 from features.image_io import load_gray
 from test_dsift import cosine_stats

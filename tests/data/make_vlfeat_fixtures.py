@@ -9,7 +9,7 @@ Inputs are 8-bit gray crops of two Caltech-101 photographs (tests/data/images), 
 the archive itself so that a JPEG decoder change cannot move the golden values.
 Descriptors are stored as VLFeat's default byte output, ``min(512 d, 255)``.
 
-PHOW is computed as ``vl_phow`` does it (see experiments/vlfeat_reference.py).
+PHOW is computed as ``vl_phow`` does it (see benchmarks/vlfeat_reference.py).
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from experiments import vlfeat_reference  # noqa: E402
-from experiments.vlfeat_reference import vlfeat_dsift  # noqa: E402
+from benchmarks import vlfeat_reference  # noqa: E402
+from benchmarks.vlfeat_reference import vlfeat_dsift  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "vlfeat_golden.npz"

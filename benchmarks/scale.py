@@ -12,21 +12,19 @@ also measures the accuracy that float16 and PQ storage cost: linear SVMs on 15 t
 images per class, tested on 15 others, from each storage form.
 """
 from __future__ import annotations
+from pathlib import Path
 
-import os
+from .common import ROOT, single_threaded
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+single_threaded()
 
 import argparse  # noqa: E402
 import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 ILSVRC2012_TRAIN = 1_281_167
 
 

@@ -1,0 +1,53 @@
+"""``make bench`` (``python -m benchmarks``): wall time of the suite's hot paths, on one core.
+
+Descriptors: our dense SIFT and PHOW against VLFeat's (when ``make reference`` has
+installed it) and OpenCV's ``SIFT.compute`` on the same dense grid, on the same real
+photographs at longest side 300 and 500 px, alternating implementations round by round.
+
+Proposals: every backend and mode on the 195 embedded boxed Caltech-101 images: seconds
+per image, boxes, recall at IoU 0.5 / 0.7, MABO and average recall, also at the first
+100 / 500 / 1000 / 2000 boxes; the recall curves go to ``docs/proposal_recall.png``.
+
+Evaluator: the full 50,000-image CLS and CLS-LOC demo submissions and the 49,013-detection
+DET demo of the official devkits (read from ``$ILSVRC_DEVKIT_DATA``, default
+``../shared/ilsvrc-devkit`` beside the repository).  Without that data the benchmark
+writes random inputs of the same sizes and says so.  Times are the best of several runs
+and cover parsing the submission and scoring it; loading the ground truth (once per
+session in practice) is timed separately.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from .common import single_threaded
+
+single_threaded()
+
+from .descriptors import bench_descriptors  # noqa: E402
+from .encoders import bench_encoders  # noqa: E402
+from .evaluator import bench_evaluator  # noqa: E402
+from .proposals import bench_proposals  # noqa: E402
+
+SECTIONS = {"evaluator": bench_evaluator, "descriptors": bench_descriptors, "encoders": bench_encoders,
+            "proposals": bench_proposals}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--every", type=int, default=1, help="proposals: use every n-th boxed image (quick look)")
+    args = parser.parse_args(argv)
+    import logging
+
+    logging.getLogger("ilsvrc").setLevel(logging.ERROR)  # warnings about the demo files are expected
+    for name in args.only or list(SECTIONS):
+        rows = SECTIONS[name](args.repeats, args.every) if name == "proposals" else SECTIONS[name](args.repeats)
+        print("\n".join(rows))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
