@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 # The guided tour: every figure and number of docs/tutorial.md, and the exercises.
 tutorial: $(STAMP)
-	$(PY) -m experiments.tutorial
+	$(PY) -m experiments.teaching.tutorial
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

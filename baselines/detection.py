@@ -1,7 +1,7 @@
 """The classical detector: linear SVMs on bag-of-words signatures of proposals.
 
 Uijlings et al. (IJCV 2013) and the UvA ILSVRC 2013 entry: every selective-search box of
-an image gets a spatial-pyramid bag-of-words signature (:mod:`features.regions`, from
+an image gets a spatial-pyramid bag-of-words signature (:mod:`features.encoding.regions`, from
 the image's dense descriptors, square-rooted so that a linear SVM acts as a Hellinger
 kernel machine); one linear SVM per class is trained with
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.regions import WordIntegral, region_bow
+from features.encoding.regions import WordIntegral, region_bow
 from ilsvrc.boxes import iou_matrix
 
 from .hard_negatives import HardNegativeMiner

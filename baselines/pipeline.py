@@ -2,7 +2,7 @@
 
 :class:`ImagePipeline` bundles a local-feature extractor (:class:`features.DenseSIFT` or
 :class:`features.PHOW`), the descriptor post-processing (RootSIFT, PCA, spatial
-augmentation) and an encoder (:mod:`features.encoders`).  Its methods are plain
+augmentation) and an encoder (:mod:`features.encoding`).  Its methods are plain
 functions of one path, so that they can run in worker processes; a failure is returned
 as a message, never raised, so that one bad image cannot stop a long run.
 """
@@ -41,7 +41,7 @@ class ImagePipeline:
     root_sift : bool
     pca : features.DescriptorPCA or None (fitted)
     spatial : bool
-    encoder : fitted encoder from :mod:`features.encoders`, or None
+    encoder : fitted encoder from :mod:`features.encoding`, or None
     """
 
     extractor: object

@@ -27,7 +27,7 @@ def bench_proposals(repeats: int, every: int = 1) -> list[str]:
     """Each proposal method on the embedded boxed Caltech-101 images, one core, one pass."""
     from features.image_io import load_image
     from ilsvrc.datasets import BoxedImageDataset
-    from ilsvrc.proposals import plot_recall_curves, proposal_quality, recall_curve
+    from ilsvrc.metrics.proposals import plot_recall_curves, proposal_quality, recall_curve
 
     data = BoxedImageDataset(ROOT / "data" / "caltech101_boxes" / "boxes.csv")
     samples = data.samples()[::every]

@@ -99,7 +99,7 @@ def _images(folder: Path, per_class: int, n_classes: int | None = None):
 
 
 def bench_throughput(n_images: int, seed: int = 0) -> list[str]:
-    from experiments.store import FeatureStore, PQCodec
+    from experiments.scale.store import FeatureStore, PQCodec
 
     demo = ROOT / "data" / "caltech101_demo"
     items = _images(demo, 30)
@@ -139,7 +139,7 @@ def bench_throughput(n_images: int, seed: int = 0) -> list[str]:
 def bench_storage_accuracy(folder: Path, n_classes: int, seed: int = 0) -> list[str]:
     """Mean per-class accuracy of linear SVMs trained on float32, float16 and PQ-decoded FVs."""
     from baselines.classification import LinearSVMClassifier
-    from experiments.store import PQCodec
+    from experiments.scale.store import PQCodec
     from ilsvrc.metrics.classification import mean_per_class_accuracy
 
     items = _images(folder, 30, n_classes)

@@ -1,0 +1,1 @@
+"""Named experiments: configurations, the runners, reports, execution at scale and teaching."""

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _explain(args) -> int:
-    from . import explain as ex
+    from .teaching import explain as ex
 
     if args.what != "ap" and not args.image:
         print(f"explain {args.what}: an IMAGE is needed", file=sys.stderr)
@@ -67,7 +67,7 @@ def _explain(args) -> int:
 def _verify_store(args) -> int:
     from pathlib import Path
 
-    from .store import MANIFEST, open_store
+    from .scale.store import MANIFEST, open_store
 
     root = Path(args.path)
     dirs = [root] if (root / MANIFEST).exists() else sorted(p.parent for p in root.glob(f"*/{MANIFEST}"))
@@ -88,7 +88,7 @@ def _verify_store(args) -> int:
 
 def _run_experiment(args) -> int:
     from .config import load_config
-    from .runner import run_experiment
+    from .runners.classification import run_experiment
 
     overrides = list(args.overrides)
     if args.scheduler:

@@ -32,9 +32,9 @@ def main(store_root: str, delay: float, *paths, shard_size: int = 2) -> None:
     signal.signal(signal.SIGTERM, _terminate_gracefully)
     from dataclasses import dataclass
 
-    from experiments.extract import encode_into_store
-    from experiments.parallel import Execution
-    from experiments.store import FeatureStore
+    from experiments.scale.extract import encode_into_store
+    from experiments.scale.parallel import Execution
+    from experiments.scale.store import FeatureStore
 
     @dataclass
     class S:

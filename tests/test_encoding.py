@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from features.codebook import assign_nearest, fit_gmm, kmeans, posteriors
-from features.encoders import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
+from features.encoding import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
 from features.encoding import (bow_histogram, fisher_vector, from_skimage_layout, parse_layout, pyramid_cells,
                                soft_histogram, spatial_pyramid, vlad)
 from features.local import LocalFeatures

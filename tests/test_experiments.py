@@ -195,7 +195,7 @@ def test_sweep_runs_every_value_and_plots_it(tmp_path):
 def test_store_backed_run_streams_and_resumes(tmp_path):
     """run.store: signatures go to feature stores, streaming SGD trains from their shards, and a
     second run computes nothing (the stores hold every image)."""
-    from experiments.store import open_store
+    from experiments.scale.store import open_store
 
     text = TINY.replace("[classifier]\n", "[classifier]\nalpha = 1e-3\nepochs = 20\n") + (
         f'cache = "{tmp_path / "cache"}"\nstore = "float16"\nstore_dir = "{tmp_path / "store"}"\nshard_size = 8\n')

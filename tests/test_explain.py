@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import explain as ex
+from experiments.teaching import explain as ex
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "data" / "caltech101_demo" / "dolphin" / "image_0002.jpg"
@@ -87,7 +87,7 @@ def test_proposal_hierarchy_figure(tmp_path):
 @pytest.fixture(scope="module")
 def detection_run(tmp_path_factory):
     from experiments.config import load_config
-    from experiments.runner import run_experiment
+    from experiments.runners.classification import run_experiment
 
     tmp = tmp_path_factory.mktemp("det")
     cfg = load_config(ROOT / "experiments" / "configs" / "demo_detection.toml",
@@ -99,7 +99,7 @@ def detection_run(tmp_path_factory):
 
 
 def test_detection_and_ap_figures(detection_run, tmp_path):
-    from experiments.detection_runner import rescore_split
+    from experiments.runners.detection import rescore_split
 
     d = ex.explain_detections(ROOT / "data" / "caltech101_boxes" / "images" / "dolphin" / "image_0050.jpg",
                               tmp_path, detection_run)

@@ -16,11 +16,11 @@ from baselines.selective_search import (MODES, Hierarchy, hierarchical_grouping,
                                         region_adjacency, region_boxes, relabel_consecutive, selective_search,
                                         selective_search_hierarchies)
 from features.image_io import load_image
-from features.regions import WordIntegral, region_bow, region_word_counts
+from features.encoding.regions import WordIntegral, region_bow, region_word_counts
 from ilsvrc.boxes import iou
 from ilsvrc.datasets import BoxedImageDataset, check_boxes_in_image
 from ilsvrc.errors import InputError
-from ilsvrc.proposals import (average_recall, best_overlaps, mean_average_best_overlap, proposal_quality,
+from ilsvrc.metrics.proposals import (average_recall, best_overlaps, mean_average_best_overlap, proposal_quality,
                               recall_at, recall_curve)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -404,7 +404,7 @@ def test_region_detector_finds_planted_objects():
 
 def test_detection_experiment_end_to_end(tmp_path):
     from experiments.config import load_config
-    from experiments.runner import run_experiment
+    from experiments.runners.classification import run_experiment
 
     cfg = load_config(ROOT / "experiments" / "configs" / "uva2013_detector.toml",
                       ["data.n_train=8", "data.n_test=4", "data.seeds=[0]", "encoding.n_words=64",
@@ -458,7 +458,7 @@ def test_a_failing_test_image_is_scored_as_missed_not_dropped(tmp_path):
     import shutil
 
     from experiments.config import load_config
-    from experiments.runner import run_experiment
+    from experiments.runners.classification import run_experiment
 
     data = tmp_path / "boxes"
     shutil.copytree(BOXES, data)
@@ -528,7 +528,7 @@ def test_voc_layout_reads_zero_based_boxes_and_the_official_split(tmp_path):
 
 def test_detection_run_on_a_voc_folder(tmp_path):
     from experiments.config import load_config
-    from experiments.runner import run_experiment
+    from experiments.runners.classification import run_experiment
 
     voc = _voc_folder(tmp_path / "VOC", per_class=6)
     cfg = load_config(ROOT / "experiments" / "configs" / "demo_detection.toml",

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from baselines.streaming import StreamingSGDClassifier
-from experiments.extract import encode_into_store, signature_job
-from experiments.parallel import Execution, map_images
-from experiments.store import FeatureStore, PQCodec, open_store
+from experiments.scale.extract import encode_into_store, signature_job
+from experiments.scale.parallel import Execution, map_images
+from experiments.scale.store import FeatureStore, PQCodec, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "caltech101_demo"
@@ -40,7 +40,7 @@ def _demo_items(n_per_class=2, classes=("butterfly", "dolphin", "watch")):
 
 def _tiny_pipeline():
     from baselines.pipeline import ImagePipeline
-    from features.encoders import BagOfWords
+    from features.encoding import BagOfWords
     from features.local import DenseSIFT
 
     pipe = ImagePipeline(DenseSIFT(step=8, bin_size=6, max_side=160))
@@ -119,7 +119,7 @@ def test_killed_run_resumes_without_losing_or_recomputing(tmp_path):
 
 
 def _by_path(store, paths):
-    from experiments.cache import file_digest
+    from experiments.scale.cache import file_digest
 
     keys, _, rows = store.read_all()
     index = {k: i for i, k in enumerate(keys.tolist())}

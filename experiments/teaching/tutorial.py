@@ -2,7 +2,7 @@
 
 Runs the explain commands on one demo image (figures into ``docs/tutorial/``), the demo
 experiment and the detection demo, and the exercises (the demo experiment on one split
-with one setting changed), then fills ``experiments/tutorial_template.md`` with the
+with one setting changed), then fills ``experiments/teaching/tutorial_template.md`` with the
 measured numbers and writes ``docs/tutorial.md``.  Each exercise states a prediction;
 the measured effect decides whether it held, and the command prints both.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "data/caltech101_demo/dolphin/image_0002.jpg"
 DET_IMAGE = "data/caltech101_boxes/images/butterfly/image_0008.jpg"   # a test image of the first split
 
@@ -42,8 +42,8 @@ EXERCISES = (
 
 
 def _run(config: str, overrides, out: Path, quiet: bool = True) -> dict:
-    from .config import load_config
-    from .runner import run_experiment
+    from ..config import load_config
+    from ..runners.classification import run_experiment
 
     cfg = load_config(ROOT / "experiments" / "configs" / config, list(overrides))
     return run_experiment(cfg, output=out, progress=not quiet)
@@ -100,7 +100,7 @@ def build(out_docs: Path = ROOT / "docs", runs: Path = ROOT / "runs" / "tutorial
                         "prediction": e.prediction, "held": bool(held)})
     values["exercises"] = "\n".join(rows)
 
-    template = (ROOT / "experiments" / "tutorial_template.md").read_text()
+    template = (Path(__file__).with_name("tutorial_template.md")).read_text()
     missing = sorted(set(re.findall(r"{{(\w+)}}", template)) - set(values))
     if missing:
         raise KeyError(f"tutorial template placeholders without a value: {missing}")

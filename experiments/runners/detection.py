@@ -27,12 +27,12 @@ from baselines.detection import ImageRegions, RegionDetector
 from baselines.proposals import ProposalConfig, propose
 from features.codebook import assign_nearest, kmeans
 from features.image_io import ImageReadError, load_image, shrink_to_max_side
-from features.regions import WordIntegral, region_bow
+from features.encoding.regions import WordIntegral, region_bow
 from ilsvrc.datasets import BoxedImageDataset, check_boxes_in_image
 from ilsvrc.errors import InputError
 
-from .cache import ContentCache, file_digest
-from .config import ExperimentConfig
+from ..scale.cache import ContentCache, file_digest
+from ..config import ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
                         out_dir: Path, progress: bool = True) -> dict:
     from baselines.pipeline import ImagePipeline
 
-    from .runner import _cached_map, _sample_job, execution_of, extractor_of
+    from .classification import _cached_map, _sample_job, execution_of, extractor_of
 
     start = time.perf_counter()
     samples = split.train + split.test
@@ -174,7 +174,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     loc = _write_and_score_loc(detector, regions, scores, samples, scored_idx, scales, top, n_classes, sub_dir)
 
     # 7. proposal quality on the test images (original pixel coordinates)
-    from ilsvrc.proposals import proposal_quality, recall_curve
+    from ilsvrc.metrics.proposals import proposal_quality, recall_curve
 
     test_props = [proposals[i]["boxes"] / scales[i] if proposals[i] is not None else np.zeros((0, 4))
                   for i in scored_idx]
@@ -256,7 +256,7 @@ def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, t
 # --------------------------------------------------------------------------- whole experiment
 def run_detection_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progress: bool = True) -> dict:
     """Run every split of a detection configuration; write ``runs/<name>/``; return the summary."""
-    from .runner import _versions
+    from .classification import _versions
 
     root = Path(data_dir or cfg.data.path)
     if not data_dir and not root.is_absolute() and cfg.source_path:
@@ -286,7 +286,7 @@ def run_detection_experiment(cfg: ExperimentConfig, data_dir=None, *, output=Non
                "loc_top_k_error_std": loc_err.std(axis=0).tolist(),
                "proposals_mean": _mean_quality([s["proposals"] for s in splits]),
                "splits": splits, "seconds": round(time.perf_counter() - started, 1), "versions": _versions()}
-    from .detection_report import write_detection_report
+    from ..reports.detection import write_detection_report
 
     write_detection_report(cfg, dataset, summary, last, out_dir)
     (out_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -304,7 +304,7 @@ def _mean_quality(per_split: list) -> dict:
 
 # --------------------------------------------------------------------------- reuse of a finished run
 def _run_config(run_dir: Path) -> ExperimentConfig:
-    from .config import config_from_dict
+    from ..config import config_from_dict
 
     path = Path(run_dir) / "config.json"
     if not path.exists():
@@ -338,7 +338,7 @@ def load_detector(run_dir, split: int | None = None):
     d = cfg.detection
     detector = RegionDetector(layout=d.layout, nms_overlap=d.nms_overlap, max_detections=d.max_detections)
     detector.coef_, detector.intercept_ = coef, intercept
-    from .runner import extractor_of
+    from .classification import extractor_of
 
     extractor = extractor_of(cfg)
     pconf = _proposal_config(cfg)

@@ -26,14 +26,14 @@ import numpy as np
 
 from baselines.classification import LinearSVMClassifier
 from baselines.pipeline import ImagePipeline, make_extractor
-from features.encoders import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
+from features.encoding import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
 from features.local import DescriptorPCA, LocalFeatures
 from ilsvrc.datasets import ILSVRCDataset, ImageFolderDataset, Split
 from ilsvrc.errors import InputError
 
-from .cache import ContentCache, file_digest
-from .config import ExperimentConfig, with_value
-from .parallel import Execution, map_images
+from ..scale.cache import ContentCache, file_digest
+from ..config import ExperimentConfig, with_value
+from ..scale.parallel import Execution, map_images
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,8 @@ def _streamed_signatures_and_classifier(cfg, pipeline, split, digests, n_classes
     over the training store's shards; predictions shard by shard.  Memory: one shard."""
     from baselines.streaming import StreamingSGDClassifier
 
-    from .extract import encode_into_store, signature_job
-    from .store import FeatureStore, PQCodec
+    from ..scale.extract import encode_into_store, signature_job
+    from ..scale.store import FeatureStore, PQCodec
 
     r = cfg.run
     dtype = "float16" if r.store == "float16" else "float32"
@@ -292,7 +292,7 @@ _WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOL
 def run_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progress: bool = True) -> dict:
     """Run every split (and sweep value) of ``cfg``; write ``runs/<name>/``; return the summary."""
     if cfg.task == "detection":
-        from .detection_runner import run_detection_experiment
+        from .detection import run_detection_experiment
 
         return run_detection_experiment(cfg, data_dir, output=output, progress=progress)
     for key, value in _WORKER_MALLOC.items():
@@ -323,7 +323,7 @@ def run_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progres
             "_results": results})
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["versions"] = _versions()
-    from .report import write_report
+    from ..reports.classification import write_report
 
     write_report(cfg, dataset, summary, out_dir)
     for v in summary["variants"]:

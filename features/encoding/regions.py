@@ -14,7 +14,7 @@ Pixel ``i`` covers the continuous interval ``[i - 0.5, i + 0.5)``.  A canonical 
 spatial-pyramid level of ``rows x cols`` cells, cell ``(r, c)`` is
 ``[x1 - 0.5 + c W / cols, x1 - 0.5 + (c + 1) W / cols)`` horizontally (and likewise
 vertically), and a descriptor belongs to the cell holding its centre ``(x, y)``.
-Cells are listed level by level, row-major, as :func:`features.encoding.pyramid_cells`
+Cells are listed level by level, row-major, as :func:`features.encoding.pyramid.pyramid_cells`
 lists them for whole images.
 
 Integral histogram
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding import parse_layout
+from .pyramid import parse_layout
 
 
 class WordIntegral:

@@ -1,10 +1,10 @@
-"""Regenerate the figures shown in the README: ``python -m experiments.figures [OUT_DIR]``."""
+"""Regenerate the figures shown in the README: ``python -m experiments.teaching.figures [OUT_DIR]``."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def dense_sift_figure(out_dir: Path) -> Path:

@@ -1,92 +1,32 @@
-r"""Image signatures from local descriptors: bag of words, soft assignment, VLAD, Fisher vectors.
+r"""Improved Fisher vector (Perronnin, Sanchez & Mensink 2010), equal to VLFeat's ``vl_fisher``.
 
-All encoders are pure functions of one image's descriptors (``(n, D)``) and the learned
-vocabulary; :func:`spatial_pyramid` applies one per pyramid cell and concatenates.
+With posteriors ``q_ik`` (computed by matrix products; entries below 1e-6 and
+components with priors below 1e-6 are skipped, as VLFeat does)
 
-Bag of visual words (hard assignment)
-    Histogram of the nearest word of each descriptor, length K.
-Kernel codebook (soft assignment, van Gemert et al. 2008)
-    Each descriptor spreads ``exp(-d^2 / 2 sigma^2)`` over its ``n_neighbors`` nearest
-    words, normalised to sum 1 per descriptor.
-VLAD (Jegou et al. 2010)
-    ``v_k = sum over descriptors whose nearest word is k of (x - c_k)``, K x D values
-    (word-major), then signed square root and L2 normalisation (as for Fisher vectors).
-Improved Fisher vector (Perronnin, Sanchez & Mensink 2010), VLFeat's ``vl_fisher``
-    With posteriors ``q_ik`` (computed by matrix products; entries below 1e-6 and
-    components with priors below 1e-6 are skipped, as VLFeat does)
+.. math::  u_k = \frac{1}{n\sqrt{\pi_k}} \sum_i q_{ik} \frac{x_i - \mu_k}{\sigma_k},\qquad
+           v_k = \frac{1}{n\sqrt{2\pi_k}} \sum_i q_{ik}
+           \left[\left(\frac{x_i - \mu_k}{\sigma_k}\right)^2 - 1\right]
 
-    .. math::  u_k = \frac{1}{n\sqrt{\pi_k}} \sum_i q_{ik} \frac{x_i - \mu_k}{\sigma_k},\qquad
-               v_k = \frac{1}{n\sqrt{2\pi_k}} \sum_i q_{ik}
-               \left[\left(\frac{x_i - \mu_k}{\sigma_k}\right)^2 - 1\right]
-
-    laid out as ``[u_1 .. u_K, v_1 .. v_K]`` (2KD values, VLFeat's layout and sign), then
-    (``improved``) the signed square root and L2 normalisation (norm floored at 1e-12).
-    In float64 the sums come from three matrix products (``q^T 1``, ``q^T x``,
-    ``q^T x^2``); in float32 that expansion of ``(x - mu)^2`` would cancel badly, so the
-    residuals are accumulated over the non-zero posteriors only (they are sparse), as
-    VLFeat does.
-    scikit-image's ``fisher_vector`` differs: it prepends K prior gradients and its
-    variance block has the opposite sign; :func:`from_skimage_layout` converts.
-
-Spatial pyramids
-    A layout ``"RxC"`` splits the image into R rows and C columns of equal cells (so
-    ``"3x1"`` is three horizontal stripes); ``"1x1+2x2+3x1"`` concatenates layouts.  A
-    descriptor belongs to the cell holding its centre ``(x, y)``.
+laid out as ``[u_1 .. u_K, v_1 .. v_K]`` (2KD values, VLFeat's layout and sign), then
+(``improved``) the signed square root and L2 normalisation (norm floored at 1e-12).
+In float64 the sums come from three matrix products (``q^T 1``, ``q^T x``,
+``q^T x^2``); in float32 that expansion of ``(x - mu)^2`` would cancel badly, so the
+residuals are accumulated over the non-zero posteriors only (they are sparse), as
+VLFeat does.
+scikit-image's ``fisher_vector`` differs: it prepends K prior gradients and its
+variance block has the opposite sign; :func:`from_skimage_layout` converts.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from .codebook import assign_nearest, relative_likelihoods, squared_distances, stacked_moments
+from ..codebook import relative_likelihoods, stacked_moments
+from .normalize import power_l2
+from .pyramid import pyramid_cells
 
-_LAYOUT = re.compile(r"^(\d+)x(\d+)$")
 _FV_CHUNK = 4096
 _SPARSE_LIMIT = 0.02  # share of non-zero posteriors above which the dense products are faster
 _DENSE_CONDITION = 64.0  # float32 dense products: largest (mu - c)^2 / sigma^2 they are trusted with
-
-
-# --------------------------------------------------------------------------- encoders
-def bow_histogram(descriptors, vocabulary) -> np.ndarray:
-    """Hard-assignment histogram of word counts; (K,) float64 (unnormalised)."""
-    k = len(vocabulary)
-    if len(descriptors) == 0:
-        return np.zeros(k)
-    return np.bincount(assign_nearest(descriptors, vocabulary), minlength=k).astype(np.float64)
-
-
-def soft_histogram(descriptors, vocabulary, *, sigma: float, n_neighbors: int = 5) -> np.ndarray:
-    """Kernel-codebook histogram (each descriptor's weights sum to 1); (K,) float64."""
-    k = len(vocabulary)
-    x = np.asarray(descriptors, np.float64)
-    if len(x) == 0:
-        return np.zeros(k)
-    d2 = squared_distances(x, np.asarray(vocabulary, np.float64))
-    m = min(n_neighbors, k)
-    nearest = np.argpartition(d2, m - 1, axis=1)[:, :m]
-    near_d2 = np.take_along_axis(d2, nearest, axis=1)
-    w = np.exp(-(near_d2 - near_d2.min(axis=1, keepdims=True)) / (2 * sigma * sigma))
-    w /= w.sum(axis=1, keepdims=True)
-    return np.bincount(nearest.ravel(), weights=w.ravel(), minlength=k)
-
-
-def _power_l2(v: np.ndarray) -> np.ndarray:
-    v = np.sign(v) * np.sqrt(np.abs(v))
-    return v / max(float(np.sqrt(np.dot(v, v))), 1e-12)
-
-
-def vlad(descriptors, vocabulary, *, normalize: bool = True) -> np.ndarray:
-    """VLAD: per-word sums of residuals; (K * D,), word-major; signed sqrt + L2 if ``normalize``."""
-    c = np.asarray(vocabulary, np.float64)
-    x = np.asarray(descriptors, np.float64)
-    out = np.zeros_like(c)
-    if len(x):
-        nearest = assign_nearest(x, c)
-        np.add.at(out, nearest, x)
-        out -= np.bincount(nearest, minlength=len(c))[:, None] * c
-    out = out.ravel()
-    return _power_l2(out) if normalize and out.any() else out
 
 
 def _fisher_inputs(descriptors, means, covariances, priors):
@@ -172,7 +112,7 @@ def _fisher_from_likelihoods(x, weights, totals, mu, var, pi, improved, stacked)
     v[pi < 1e-6] = 0
     out = np.concatenate([u.ravel(), v.ravel()])
     if improved:
-        out = _power_l2(out)
+        out = power_l2(out)
     return out.astype(dtype)
 
 
@@ -210,37 +150,6 @@ def from_skimage_layout(fv_skimage, n_components: int, dim: int) -> np.ndarray:
     return np.concatenate([fv[k: k + k * d], -fv[k + k * d:]])
 
 
-# --------------------------------------------------------------------------- pyramids
-def parse_layout(layout: str) -> list[tuple[int, int]]:
-    """``"1x1+2x2+3x1"`` to ``[(1, 1), (2, 2), (3, 1)]`` (rows, columns)."""
-    cells = []
-    for part in str(layout).replace(" ", "").split("+"):
-        m = _LAYOUT.match(part)
-        if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-            raise ValueError(f"layout: expected parts like '2x2' joined by '+', got {layout!r}")
-        cells.append((int(m.group(1)), int(m.group(2))))
-    return cells
-
-
-def pyramid_cells(frames, image_size, layout: str) -> list[np.ndarray]:
-    """Descriptor indices of every pyramid cell, layouts in order, cells row-major."""
-    f = np.asarray(frames, np.float64)
-    h, w = image_size
-    out = []
-    for rows, cols in parse_layout(layout):
-        r = np.clip((f[:, 1] * rows / h).astype(np.int64), 0, rows - 1)
-        c = np.clip((f[:, 0] * cols / w).astype(np.int64), 0, cols - 1)
-        cell = r * cols + c
-        order = np.argsort(cell, kind="stable")
-        bounds = np.searchsorted(cell[order], np.arange(rows * cols + 1))
-        out.extend(order[bounds[i]: bounds[i + 1]] for i in range(rows * cols))
-    return out
-
-
-def n_pyramid_cells(layout: str) -> int:
-    return sum(r * c for r, c in parse_layout(layout))
-
-
 def fisher_vector_pyramid(descriptors, frames, image_size, layout, means, covariances, priors, *,
                           improved: bool = True) -> np.ndarray:
     """Per-cell Fisher vectors of a spatial pyramid, concatenated; the posteriors of each
@@ -256,9 +165,3 @@ def fisher_vector_pyramid(descriptors, frames, image_size, layout, means, covari
     return np.concatenate([_fisher_from_likelihoods(x[idx], weights[idx], totals[idx], mu, var, pi, improved,
                                                     stacked[idx])
                            for idx in pyramid_cells(frames, image_size, layout)])
-
-
-def spatial_pyramid(encode, descriptors, frames, image_size, layout: str = "1x1") -> np.ndarray:
-    """Concatenate ``encode(descriptors of cell)`` over the cells of ``layout``."""
-    x = np.asarray(descriptors)
-    return np.concatenate([encode(x[idx]) for idx in pyramid_cells(frames, image_size, layout)])

@@ -7,7 +7,7 @@ import numpy as np
 
 from features.image_io import load_image
 
-from .report import _pyplot
+from .classification import _pyplot
 
 
 def _draw_box(ax, box, color, lw=1.5, label=None):
@@ -66,7 +66,7 @@ def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
 
 def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Path) -> None:
     from ilsvrc.plots import plot_pr_curves
-    from ilsvrc.proposals import plot_recall_curves
+    from ilsvrc.metrics.proposals import plot_recall_curves
 
     out_dir = Path(out_dir)
     classes = list(dataset.classes)

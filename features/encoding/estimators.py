@@ -3,7 +3,7 @@
 ``fit`` learns the vocabulary (k-means) or the GMM on a seeded sample of the training
 descriptors; ``transform`` maps a list of :class:`features.local.LocalFeatures` to an
 array of shape (n_images, n_features), one row per image, through the pure functions of
-:mod:`features.encoding` over the cells of a spatial pyramid.  Parameters are stored
+the modules of :mod:`features.encoding` over the cells of a spatial pyramid.  Parameters are stored
 verbatim; fitted state ends in ``_``.
 """
 from __future__ import annotations
@@ -12,19 +12,22 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import encoding
-from .codebook import fit_gmm, kmeans
-from .local import _features_list, _sample_descriptors
+from ..codebook import fit_gmm, kmeans, squared_distances
+from ..local import _features_list, _sample_descriptors
+from .fisher import fisher_vector_pyramid
+from .histograms import bow_histogram, soft_histogram
+from .pyramid import n_pyramid_cells, parse_layout, spatial_pyramid
+from .vlad import vlad
 
 
 class _PyramidEncoder(TransformerMixin, BaseEstimator):
     def _check_layout(self):
-        encoding.parse_layout(self.layout)
+        parse_layout(self.layout)
 
     def _encode_all(self, X, encode_one):
         rows = []
         for f in _features_list(X, type(self).__name__):
-            rows.append(encoding.spatial_pyramid(encode_one, f.descriptors, f.frames, f.image_size, self.layout))
+            rows.append(spatial_pyramid(encode_one, f.descriptors, f.frames, f.image_size, self.layout))
         return np.vstack(rows) if rows else np.zeros((0, 0))
 
 
@@ -36,7 +39,7 @@ class BagOfWords(_PyramidEncoder):
     n_words : int
         Vocabulary size (k-means on ``max_descriptors`` sampled training descriptors).
     layout : str
-        Spatial pyramid, e.g. ``"1x1+2x2+4x4"`` (see :func:`features.encoding.parse_layout`).
+        Spatial pyramid, e.g. ``"1x1+2x2+4x4"`` (see :func:`features.parse_layout`).
     assignment : {"hard", "soft"}
         Nearest word, or kernel codebook over the ``n_neighbors`` nearest words.
     soft_sigma : float or None
@@ -83,8 +86,6 @@ class BagOfWords(_PyramidEncoder):
             if self.soft_sigma is not None:
                 self.soft_sigma_ = float(self.soft_sigma)
             else:
-                from .codebook import squared_distances
-
                 probe = sample[: min(len(sample), 5000)]
                 self.soft_sigma_ = float(np.sqrt(np.median(squared_distances(probe, self.vocabulary_).min(axis=1))))
         return self
@@ -92,9 +93,9 @@ class BagOfWords(_PyramidEncoder):
     def transform(self, X):
         check_is_fitted(self, "vocabulary_")
         if self.assignment == "hard":
-            encode = lambda d: encoding.bow_histogram(d, self.vocabulary_)  # noqa: E731
+            encode = lambda d: bow_histogram(d, self.vocabulary_)  # noqa: E731
         else:
-            encode = lambda d: encoding.soft_histogram(d, self.vocabulary_, sigma=self.soft_sigma_,  # noqa: E731
+            encode = lambda d: soft_histogram(d, self.vocabulary_, sigma=self.soft_sigma_,  # noqa: E731
                                                        n_neighbors=self.n_neighbors)
         hists = self._encode_all(X, encode)
         k = self.n_words
@@ -102,7 +103,7 @@ class BagOfWords(_PyramidEncoder):
         if self.normalize == "l1_per_cell":
             cells /= np.maximum(cells.sum(axis=2, keepdims=True), 1e-12)
         if self.level_weights is not None:
-            sizes = [r * c for r, c in encoding.parse_layout(self.layout)]
+            sizes = [r * c for r, c in parse_layout(self.layout)]
             if len(self.level_weights) != len(sizes):
                 raise ValueError(f"level_weights: expected {len(sizes)} weights (one per layout), "
                                  f"got {len(self.level_weights)}")
@@ -136,8 +137,8 @@ class VLADEncoder(_PyramidEncoder):
 
     def transform(self, X):
         check_is_fitted(self, "vocabulary_")
-        out = self._encode_all(X, lambda d: encoding.vlad(d, self.vocabulary_))
-        return (out / np.sqrt(encoding.n_pyramid_cells(self.layout))).astype(np.float32)
+        out = self._encode_all(X, lambda d: vlad(d, self.vocabulary_))
+        return (out / np.sqrt(n_pyramid_cells(self.layout))).astype(np.float32)
 
 
 class FisherVectorEncoder(_PyramidEncoder):
@@ -188,11 +189,11 @@ class FisherVectorEncoder(_PyramidEncoder):
     def transform(self, X):
         check_is_fitted(self, "means_")
         dtype = np.dtype(self.dtype)
-        rows = [encoding.fisher_vector_pyramid(np.asarray(f.descriptors, dtype), f.frames, f.image_size, self.layout,
+        rows = [fisher_vector_pyramid(np.asarray(f.descriptors, dtype), f.frames, f.image_size, self.layout,
                                                self.means_, self.covariances_, self.priors_)
                 for f in _features_list(X, type(self).__name__)]
         out = np.vstack(rows) if rows else np.zeros((0, 0))
-        return (out / np.sqrt(encoding.n_pyramid_cells(self.layout))).astype(np.float32)
+        return (out / np.sqrt(n_pyramid_cells(self.layout))).astype(np.float32)
 
 
 class HellingerMap(TransformerMixin, BaseEstimator):

@@ -1,4 +1,4 @@
-"""Print the README's results table from finished runs: ``python -m experiments.results_table runs/*/``."""
+"""Print the README's results table from finished runs: ``python -m experiments.reports.results_table runs/*/``."""
 from __future__ import annotations
 
 import json

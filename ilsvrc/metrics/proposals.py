@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boxes import as_boxes, iou_matrix
+from ..boxes import as_boxes, iou_matrix
 
 
 def best_overlaps(proposals, gt_boxes) -> np.ndarray:

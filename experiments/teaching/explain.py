@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import _pyplot
+from ..reports.classification import _pyplot
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "caltech101_demo"
 
 TEACHING = {"step": 4, "bin_size": 8, "max_side": 300, "n_words": 200, "layout": "1x1+2x2", "n_components": 32,
@@ -371,7 +371,7 @@ def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 2
     from baselines.selective_search import MODES, as_rgb_image, convert_color, graph_segmentation, selective_search
     from baselines.selective_search import selective_search_hierarchies
 
-    from .detection_report import plot_proposals
+    from ..reports.detection import plot_proposals
 
     plt = _pyplot()
     from features.image_io import load_image
@@ -403,8 +403,8 @@ def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 2
 
 def explain_detections(image_path, out_dir, run_dir=ROOT / "runs" / "demo_detection") -> dict:
     """Detections of the detector saved by a detection run, on one image."""
-    from .detection_report import plot_detections
-    from .detection_runner import load_detector
+    from ..reports.detection import plot_detections
+    from ..runners.detection import load_detector
 
     detector, regions_of, classes = load_detector(run_dir)
     from features.image_io import load_image
@@ -423,7 +423,7 @@ def explain_ap(out_dir, run_dir=ROOT / "runs" / "demo_detection", split: int | N
     """Precision/recall of each class of a detection run, with the area that is its AP shaded."""
     from ilsvrc.metrics.average_precision import average_precision
 
-    from .detection_runner import rescore_split
+    from ..runners.detection import rescore_split
 
     result, classes = rescore_split(run_dir, split)
     plt = _pyplot()

@@ -1,0 +1,1 @@
+"""Reports of finished runs: Markdown, plots, the results table."""

@@ -1,0 +1,1 @@
+"""Running an experiment: the classification and detection runners and what they share."""

@@ -1,0 +1,1 @@
+"""Teaching: pictures of every stage (explain), the guided tutorial, the README figures."""
