@@ -7,9 +7,10 @@ from .common import bench_images, interleaved
 def bench_descriptors(repeats: int) -> list[str]:
     import cv2
 
-    from . import vlfeat_reference
     from features.dsift import dense_sift, phow
     from features.keypoints import opencv_dense_sift
+
+    from . import vlfeat_reference
 
     cv2.setNumThreads(1)
     have_vl = vlfeat_reference.available()

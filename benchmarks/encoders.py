@@ -21,9 +21,10 @@ def _real_descriptors(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 
 def bench_encoders(repeats: int) -> list[str]:
-    from . import vlfeat_reference
     from features.codebook import assign_nearest, fit_gmm, kmeans
     from features.encoding import fisher_vector
+
+    from . import vlfeat_reference
 
     have_vl = vlfeat_reference.available()
     rows = ["Encoders and codebooks, one thread, on dense SIFT of the embedded Caltech-101 images"
@@ -39,8 +40,8 @@ def bench_encoders(repeats: int) -> list[str]:
 
         impls["VLFeat vl_fisher"] = lambda: fisher(probe, *args, improved=True)
     try:
-        from sklearn.mixture import GaussianMixture
         from skimage.feature import fisher_vector as sk_fisher
+        from sklearn.mixture import GaussianMixture
 
         sk_gmm = GaussianMixture(256, covariance_type="diag")
         sk_gmm.weights_, sk_gmm.means_, sk_gmm.covariances_ = gmm.priors.astype(float), gmm.means.astype(float), \

@@ -30,7 +30,11 @@ def _official_inputs():
 def _synthetic_inputs(directory: Path):
     """Random inputs of the official sizes (50,000 images; 20,121 DET images, 49,013 detections)."""
     from ilsvrc.ground_truth import ImageList, ObjectTable
-    from ilsvrc.submissions import write_cls_submission, write_det_submission, write_loc_submission
+    from ilsvrc.submissions import (
+        write_cls_submission,
+        write_det_submission,
+        write_loc_submission,
+    )
 
     rng = np.random.default_rng(0)
     n = 50000
@@ -62,7 +66,11 @@ def _synthetic_inputs(directory: Path):
 
 def bench_evaluator(repeats: int) -> list[str]:
     from ilsvrc.evaluation import evaluate_cls, evaluate_det, evaluate_loc
-    from ilsvrc.ground_truth import load_clsloc_boxes, load_det_ground_truth, read_image_list
+    from ilsvrc.ground_truth import (
+        load_clsloc_boxes,
+        load_det_ground_truth,
+        read_image_list,
+    )
     from ilsvrc.synsets import SynsetTable
 
     rows = []

@@ -5,7 +5,6 @@ import time
 
 from .common import ROOT
 
-
 PROPOSAL_BUDGETS = (100, 500, 1000, 2000)
 
 
@@ -25,9 +24,13 @@ def _proposal_methods() -> dict:
 
 def bench_proposals(repeats: int, every: int = 1) -> list[str]:
     """Each proposal method on the embedded boxed Caltech-101 images, one core, one pass."""
+    from experiments.datasets import BoxedImageDataset
     from features.image_io import load_image
-    from ilsvrc.datasets import BoxedImageDataset
-    from ilsvrc.metrics.proposals import plot_recall_curves, proposal_quality, recall_curve
+    from ilsvrc.metrics.proposals import (
+        plot_recall_curves,
+        proposal_quality,
+        recall_curve,
+    )
 
     data = BoxedImageDataset(ROOT / "data" / "caltech101_boxes" / "boxes.csv")
     samples = data.samples()[::every]

@@ -12,6 +12,7 @@ also measures the accuracy that float16 and PQ storage cost: linear SVMs on 15 t
 images per class, tested on 15 others, from each storage form.
 """
 from __future__ import annotations
+
 from pathlib import Path
 
 from .common import ROOT, single_threaded
@@ -87,7 +88,7 @@ class FVPipeline:
 
 
 def _images(folder: Path, per_class: int, n_classes: int | None = None):
-    from ilsvrc.datasets import ImageFolderDataset
+    from experiments.datasets import ImageFolderDataset
 
     data = ImageFolderDataset(folder)
     classes = data.classes[:n_classes] if n_classes else data.classes

@@ -6,7 +6,14 @@ scikit-learn transformers of :mod:`features.local`.
 """
 from .dsift import dense_sift, phow, smooth_gaussian, to_vlfeat_uint8
 from .image_io import ImageReadError, load_gray, load_image
-from .local import PHOW, DenseSIFT, DescriptorPCA, LocalFeatures, RootSIFT, SpatialAugmentation
+from .local import (
+           PHOW,
+           DenseSIFT,
+           DescriptorPCA,
+           LocalFeatures,
+           RootSIFT,
+           SpatialAugmentation,
+)
 
 __all__ = ["dense_sift", "phow", "smooth_gaussian", "to_vlfeat_uint8", "ImageReadError", "load_gray", "load_image",
            "PHOW", "DenseSIFT", "DescriptorPCA", "LocalFeatures", "RootSIFT", "SpatialAugmentation"]

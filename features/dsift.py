@@ -52,7 +52,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ._validation import as_float_image, check_choice, check_positive_int, check_positive_real
+from ._validation import (
+    as_float_image,
+    check_choice,
+    check_positive_int,
+    check_positive_real,
+)
 
 VL_EPSILON_F = np.float32(1.19209290e-07)
 CLAMP = np.float32(0.2)

@@ -20,7 +20,12 @@ from .label_order import suspect_label_order
 from .metrics.classification import flat_errors, hierarchical_costs
 from .metrics.detection import DetectionResult, evaluate_detection
 from .metrics.localization import localization_error, localization_errors
-from .submissions import DetSubmission, read_cls_submission, read_det_submission, read_loc_submission
+from .submissions import (
+    DetSubmission,
+    read_cls_submission,
+    read_det_submission,
+    read_loc_submission,
+)
 from .synsets import SynsetTable
 
 log = logging.getLogger(__name__)

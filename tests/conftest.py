@@ -65,7 +65,11 @@ def clsloc_objects(clsloc_synsets):
 
 @pytest.fixture(scope="session")
 def det_setup():
-    from ilsvrc.ground_truth import load_det_ground_truth, read_det_blacklist, read_image_list
+    from ilsvrc.ground_truth import (
+        load_det_ground_truth,
+        read_det_blacklist,
+        read_image_list,
+    )
     from ilsvrc.synsets import SynsetTable
 
     synsets = SynsetTable.from_file(META_DET_2015)

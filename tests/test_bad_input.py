@@ -10,8 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import MICRO, ROOT
+
 from experiments.cli import main
 
 DET = MICRO / "det_basic"

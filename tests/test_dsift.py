@@ -6,10 +6,18 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import DATA
-from features.dsift import (dense_grid, dense_sift, fast_atan2, fast_sqrt, orientation_planes, phow,
-                            smooth_gaussian, to_vlfeat_uint8)
+
+from features.dsift import (
+    dense_grid,
+    dense_sift,
+    fast_atan2,
+    fast_sqrt,
+    orientation_planes,
+    phow,
+    smooth_gaussian,
+    to_vlfeat_uint8,
+)
 
 GOLDEN = DATA / "vlfeat_golden.npz"
 CONFIGS = {"fast_s4_b8": dict(step=4, bin_size=8, fast=True),

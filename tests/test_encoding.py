@@ -11,9 +11,20 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from features.codebook import assign_nearest, fit_gmm, kmeans, posteriors
-from features.encoding import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
-from features.encoding import (bow_histogram, fisher_vector, from_skimage_layout, parse_layout, pyramid_cells,
-                               soft_histogram, spatial_pyramid, vlad)
+from features.encoding import (
+    BagOfWords,
+    FisherVectorEncoder,
+    HellingerMap,
+    VLADEncoder,
+    bow_histogram,
+    fisher_vector,
+    from_skimage_layout,
+    parse_layout,
+    pyramid_cells,
+    soft_histogram,
+    spatial_pyramid,
+    vlad,
+)
 from features.local import LocalFeatures
 
 
@@ -84,9 +95,9 @@ def test_fisher_vector_edge_cases(rng):
 @pytest.mark.skipif(importlib.util.find_spec("cyvlfeat") is None, reason="VLFeat (cyvlfeat) not installed")
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-4), (np.float64, 1e-6)])
 def test_fisher_vector_equals_vl_fisher_on_real_descriptors(dtype, tol):
+    from conftest import DATA
     from cyvlfeat.fisher import fisher
 
-    from conftest import DATA
     from features import DenseSIFT, DescriptorPCA
 
     feats = DenseSIFT(step=3, bin_size=6).transform(sorted((DATA / "images").glob("*.jpg"))[:2])
@@ -100,8 +111,8 @@ def test_fisher_vector_equals_vl_fisher_on_real_descriptors(dtype, tol):
 
 
 def test_fisher_vector_agrees_with_scikit_image_after_layout_conversion(rng):
-    from sklearn.mixture import GaussianMixture
     from skimage.feature import fisher_vector as sk_fisher
+    from sklearn.mixture import GaussianMixture
 
     x, *_ = _gmm_params(rng)
     gmm = GaussianMixture(4, covariance_type="diag", random_state=0).fit(x)

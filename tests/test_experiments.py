@@ -7,11 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from experiments.config import load_config, with_value
+
 from experiments.cli import main
-from ilsvrc.datasets import ImageFolderDataset
+from experiments.config import load_config, with_value
+from experiments.datasets import ImageFolderDataset
 from ilsvrc.errors import InputError
 
 DEMO = ROOT / "data" / "caltech101_demo"

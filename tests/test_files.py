@@ -3,12 +3,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import CLSLOC_CACHE, DET_CACHE, DET_LIST, MICRO, needs_devkit
-from ilsvrc.ground_truth import (ImageList, load_clsloc_boxes, load_det_ground_truth, read_image_list,
-                                 read_voc_xml)
-from ilsvrc.submissions import (read_cls_submission, read_det_submission, read_loc_submission,
-                                write_cls_submission, write_det_submission, write_loc_submission)
+
+from ilsvrc.ground_truth import (
+    ImageList,
+    load_clsloc_boxes,
+    load_det_ground_truth,
+    read_image_list,
+    read_voc_xml,
+)
+from ilsvrc.submissions import (
+    read_cls_submission,
+    read_det_submission,
+    read_loc_submission,
+    write_cls_submission,
+    write_det_submission,
+    write_loc_submission,
+)
 from ilsvrc.synsets import SynsetTable
 
 

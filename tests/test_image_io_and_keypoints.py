@@ -6,9 +6,9 @@ import io
 
 import numpy as np
 import pytest
+from conftest import DATA
 from PIL import Image
 
-from conftest import DATA
 from features.dsift import dense_sift, smooth_gaussian
 from features.image_io import ImageReadError, load_gray, load_image, shrink_to_max_side
 from features.keypoints import opencv_dense_sift, sift_keypoints

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import MICRO
+
 from experiments.cli import main
 from ilsvrc.evaluation import evaluate_cls, evaluate_det, evaluate_loc
 from ilsvrc.synsets import SynsetTable

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DATA
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
-from conftest import DATA
-from features import PHOW, DenseSIFT, DescriptorPCA, LocalFeatures, RootSIFT, SpatialAugmentation
+from features import (
+    PHOW,
+    DenseSIFT,
+    DescriptorPCA,
+    LocalFeatures,
+    RootSIFT,
+    SpatialAugmentation,
+)
 from features.image_io import load_image
 from features.plots import descriptor_glyph, plot_descriptors
 from features.postprocess import append_spatial, local_color_statistics, root_sift

@@ -10,18 +10,38 @@ import pytest
 
 from baselines.detection import ImageRegions, RegionDetector, non_maximum_suppression
 from baselines.hard_negatives import HardNegativeMiner
-from baselines.proposals import (ProposalConfig, clip_boxes, propose, unique_in_order, xywh_inclusive_to_boxes,
-                                 xywh_size_to_boxes)
-from baselines.selective_search import (MODES, Hierarchy, hierarchical_grouping, rank_hierarchies,
-                                        region_adjacency, region_boxes, relabel_consecutive, selective_search,
-                                        selective_search_hierarchies)
-from features.image_io import load_image
+from baselines.proposals import (
+    ProposalConfig,
+    clip_boxes,
+    propose,
+    unique_in_order,
+    xywh_inclusive_to_boxes,
+    xywh_size_to_boxes,
+)
+from baselines.selective_search import (
+    MODES,
+    Hierarchy,
+    hierarchical_grouping,
+    rank_hierarchies,
+    region_adjacency,
+    region_boxes,
+    relabel_consecutive,
+    selective_search,
+    selective_search_hierarchies,
+)
+from experiments.datasets import BoxedImageDataset, check_boxes_in_image
 from features.encoding.regions import WordIntegral, region_bow, region_word_counts
+from features.image_io import load_image
 from ilsvrc.boxes import iou
-from ilsvrc.datasets import BoxedImageDataset, check_boxes_in_image
 from ilsvrc.errors import InputError
-from ilsvrc.metrics.proposals import (average_recall, best_overlaps, mean_average_best_overlap, proposal_quality,
-                              recall_at, recall_curve)
+from ilsvrc.metrics.proposals import (
+    average_recall,
+    best_overlaps,
+    mean_average_best_overlap,
+    proposal_quality,
+    recall_at,
+    recall_curve,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOXES = ROOT / "data" / "caltech101_boxes"

@@ -6,9 +6,21 @@ import json
 
 import numpy as np
 import pytest
+from conftest import (
+    CLSLOC_BLACKLIST,
+    CLSLOC_CACHE,
+    DET_BLACKLIST,
+    DET_CACHE,
+    DET_LIST,
+    GT_2012,
+    META_2012,
+    META_CLSLOC_2015,
+    META_DET_2015,
+    REFERENCE,
+    devkit_path,
+    needs_devkit,
+)
 
-from conftest import (CLSLOC_BLACKLIST, CLSLOC_CACHE, DET_BLACKLIST, DET_CACHE, DET_LIST, GT_2012, META_2012,
-                      META_CLSLOC_2015, META_DET_2015, REFERENCE, devkit_path, needs_devkit)
 from experiments.cli import main
 from ilsvrc.evaluation import evaluate_cls, evaluate_det, evaluate_loc
 

@@ -5,13 +5,21 @@ import json
 
 import numpy as np
 import pytest
+from conftest import (
+    DET_BLACKLIST,
+    DET_CACHE,
+    DET_LIST,
+    DEVKIT,
+    META_DET_2015,
+    MICRO,
+    needs_devkit,
+)
+from test_metric_oracles import random_det_case
 
-from conftest import DEVKIT, DET_BLACKLIST, DET_CACHE, DET_LIST, MICRO, META_DET_2015, needs_devkit
 from experiments.cli import main
 from ilsvrc import stats
 from ilsvrc.ground_truth import ObjectTable
 from ilsvrc.metrics.detection import evaluate_detection
-from test_metric_oracles import random_det_case
 
 
 def _table(objects, n_images):

@@ -6,12 +6,16 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import DEVKIT, GT_2012, META_2012, needs_devkit
+
 from experiments.cli import main
 from ilsvrc.errors import InputError
 from ilsvrc.evaluation import evaluate_cls
-from ilsvrc.label_order import convert_submission, reinterpret_labels, suspect_label_order
+from ilsvrc.label_order import (
+    convert_submission,
+    reinterpret_labels,
+    suspect_label_order,
+)
 from ilsvrc.synsets import SynsetTable
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import DATA
+from test_dsift import cosine_stats
+
 from benchmarks import vlfeat_reference
 from features.dsift import dense_sift, phow
 from features.image_io import load_gray
-from test_dsift import cosine_stats
 
 pytestmark = pytest.mark.skipif(not vlfeat_reference.available(),
                                 reason="VLFeat reference (cyvlfeat + libvlfeat) not installed; run `make reference`")

@@ -65,8 +65,8 @@ def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
 
 
 def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Path) -> None:
-    from ilsvrc.plots import plot_pr_curves
     from ilsvrc.metrics.proposals import plot_recall_curves
+    from ilsvrc.plots import plot_pr_curves
 
     out_dir = Path(out_dir)
     classes = list(dataset.classes)

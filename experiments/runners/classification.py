@@ -28,11 +28,12 @@ from baselines.classification import LinearSVMClassifier
 from baselines.pipeline import ImagePipeline, make_extractor
 from features.encoding import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
 from features.local import DescriptorPCA, LocalFeatures
-from ilsvrc.datasets import ILSVRCDataset, ImageFolderDataset, Split
+from ilsvrc.datasets import ILSVRCDataset, Split
 from ilsvrc.errors import InputError
 
-from ..scale.cache import ContentCache, file_digest
 from ..config import ExperimentConfig, with_value
+from ..datasets import ImageFolderDataset
+from ..scale.cache import ContentCache, file_digest
 from ..scale.parallel import Execution, map_images
 
 log = logging.getLogger(__name__)

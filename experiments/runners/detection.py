@@ -1,7 +1,7 @@
 """Run a detection experiment: proposals, region signatures, detectors, DET and CLS-LOC scores.
 
 ``ilsvrc-classic run CONFIG`` with ``task = "detection"`` and ``data.layout = "boxes"``
-(a ``boxes.csv`` beside an ``images/`` folder, :class:`ilsvrc.datasets.BoxedImageDataset`).
+(a ``boxes.csv`` beside an ``images/`` folder, :class:`experiments.datasets.BoxedImageDataset`).
 
 For every split seed: selective-search proposals of every image (cached per image by
 content and proposal settings, in parallel); a visual vocabulary from dense-SIFT samples of
@@ -26,13 +26,13 @@ from baselines.classification import LinearSVMClassifier
 from baselines.detection import ImageRegions, RegionDetector
 from baselines.proposals import ProposalConfig, propose
 from features.codebook import assign_nearest, kmeans
-from features.image_io import ImageReadError, load_image, shrink_to_max_side
 from features.encoding.regions import WordIntegral, region_bow
-from ilsvrc.datasets import BoxedImageDataset, check_boxes_in_image
+from features.image_io import ImageReadError, load_image, shrink_to_max_side
 from ilsvrc.errors import InputError
 
-from ..scale.cache import ContentCache, file_digest
 from ..config import ExperimentConfig
+from ..datasets import BoxedImageDataset, check_boxes_in_image
+from ..scale.cache import ContentCache, file_digest
 
 log = logging.getLogger(__name__)
 

@@ -159,8 +159,9 @@ def teaching_model(cache_dir=ROOT / "cache" / "explain", data_dir=DEMO) -> Teach
     """Learn (or load) the teaching model from the demo set (see the module docstring)."""
     from baselines.classification import LinearSVMClassifier
     from features.codebook import fit_gmm, kmeans
-    from ilsvrc.datasets import ImageFolderDataset
     from ilsvrc.metrics.classification import mean_per_class_accuracy
+
+    from ..datasets import ImageFolderDataset
 
     data = ImageFolderDataset(data_dir)
     listing = hashlib.sha256(json.dumps([TEACHING, [Path(s.path).name for s in data.samples()]]).encode())
@@ -368,8 +369,14 @@ def partition_after(hierarchy, labels: np.ndarray, n_merges: int) -> np.ndarray:
 
 def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 20) -> dict:
     """Selective search: one hierarchy's segmentation at four levels, and the top proposals."""
-    from baselines.selective_search import MODES, as_rgb_image, convert_color, graph_segmentation, selective_search
-    from baselines.selective_search import selective_search_hierarchies
+    from baselines.selective_search import (
+        MODES,
+        as_rgb_image,
+        convert_color,
+        graph_segmentation,
+        selective_search,
+        selective_search_hierarchies,
+    )
 
     from ..reports.detection import plot_proposals
 

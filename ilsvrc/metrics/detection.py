@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..boxes import is_reversed, iou
+from ..boxes import iou, is_reversed
 from ..ground_truth import ObjectTable
 from .average_precision import average_precision
 

@@ -1,0 +1,304 @@
+"""Data sets that are not ILSVRC's: folder-per-class collections and images with object boxes.
+
+* :class:`ImageFolderDataset` — the Caltech-101 layout ``<root>/<class>/*.jpg`` (also
+  any folder-per-class collection).  Classes are the sub-folders in sorted order; files
+  that are not images (Caltech's stray ``BACKGROUND_Google/tmp``) are skipped.
+  :meth:`~ImageFolderDataset.split` draws the standard protocol: ``n_train`` training
+  and up to ``n_test`` test images per class, seeded.
+* :class:`BoxedImageDataset` — images with object boxes, from a CSV file or a PASCAL-VOC
+  folder (:meth:`BoxedImageDataset.from_voc`).
+
+Samples are :class:`ilsvrc.datasets.Sample` records, as the ILSVRC reader gives; nothing
+is ever downloaded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ilsvrc.boxes import clip_boxes
+from ilsvrc.datasets import IMAGE_SUFFIXES, Sample, Split
+from ilsvrc.errors import InputError
+
+
+class ImageFolderDataset:
+    """Folder-per-class images (Caltech-101 layout).
+
+    Parameters
+    ----------
+    root : path-like
+        Folder holding one sub-folder per class.
+    classes : sequence of str, optional
+        Restrict to (and order by) these class folders.
+    """
+
+    def __init__(self, root, classes=None):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise InputError("expected a folder with one sub-folder of images per class", path=self.root)
+        found = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        if classes is not None:
+            missing = [c for c in classes if c not in found]
+            if missing:
+                raise InputError(f"class folders not found: {missing}", path=self.root)
+            found = list(classes)
+        if not found:
+            raise InputError("no class sub-folders found", path=self.root)
+        self.classes = tuple(found)
+        self._images = {c: sorted(str(p) for p in (self.root / c).iterdir()
+                                  if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()) for c in self.classes}
+        empty = [c for c, files in self._images.items() if not files]
+        if empty:
+            raise InputError(f"class folders without images: {empty}", path=self.root)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._images.values())
+
+    def samples(self) -> list:
+        """All images, class by class, in sorted file order."""
+        return [Sample(p, i, c) for i, c in enumerate(self.classes) for p in self._images[c]]
+
+    def split(self, n_train: int, n_test: int | None, seed: int) -> Split:
+        """The standard Caltech protocol: per class, a seeded random ``n_train`` images for
+        training and up to ``n_test`` of the rest (all of them when None) for testing.
+
+        Raises
+        ------
+        InputError
+            When a class has fewer than ``n_train + 1`` images.
+        """
+        rng = np.random.default_rng(seed)
+        train, test = [], []
+        for i, c in enumerate(self.classes):
+            files = self._images[c]
+            if len(files) <= n_train:
+                raise InputError(f"class {c!r} has {len(files)} images, fewer than n_train + 1 = {n_train + 1}",
+                                 path=self.root / c)
+            order = rng.permutation(len(files))
+            train += [Sample(files[j], i, c) for j in sorted(order[:n_train])]
+            rest = order[n_train:] if n_test is None else order[n_train: n_train + n_test]
+            test += [Sample(files[j], i, c) for j in sorted(rest)]
+        return Split(train, test, seed)
+
+
+# --------------------------------------------------------------------------- images with object boxes
+@dataclass(frozen=True)
+class BoxedSample:
+    """One image with its objects.
+
+    Attributes
+    ----------
+    path : str
+    labels : ndarray of shape (n,), int64
+        0-based class index of each object (empty for an image without objects).
+    boxes : ndarray of shape (n, 4), float64
+        Canonical 0-based inclusive boxes (:mod:`ilsvrc.boxes`).
+    label : int
+        The image's class (its first object's; for the per-class split and classification).
+    source : str
+        Where the objects were read (``file:line`` of the first), for messages.
+    """
+
+    path: str
+    labels: np.ndarray
+    boxes: np.ndarray
+    label: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class BoxedSplit:
+    train: list
+    test: list
+    seed: int
+
+
+_BOX_COLUMNS = ("image", "class", "xmin", "ymin", "xmax", "ymax")
+
+
+class BoxedImageDataset:
+    """Images with object boxes, listed in a CSV file (or a PASCAL-VOC folder: :meth:`from_voc`).
+
+    The file has the header ``image,class,xmin,ymin,xmax,ymax`` and one line per object;
+    ``image`` is relative to ``images_root``; an image may have several lines, and a line
+    with empty coordinates lists an image without objects of its class.  Coordinates are
+    inclusive pixels, counted from 1 when ``one_based`` (MATLAB and Caltech annotations,
+    the default) or from 0; boxes are stored 0-based.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the line and the column, for a missing column, a coordinate that is
+        not a finite number, a reversed or empty box (``xmax < xmin``), or a missing image.
+    """
+
+    def __init__(self, csv_path, images_root=None, *, one_based: bool = True, classes=None):
+        import csv
+
+        self.csv_path = Path(csv_path)
+        self.images_root = Path(images_root) if images_root is not None else self.csv_path.parent / "images"
+        try:
+            handle = open(self.csv_path, newline="", encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError("box list not found", path=self.csv_path) from None
+        with handle:
+            rows = list(csv.reader(handle))
+        if not rows or tuple(c.strip() for c in rows[0]) != _BOX_COLUMNS:
+            raise InputError(f"expected the header {','.join(_BOX_COLUMNS)}", path=self.csv_path, line=1)
+        shift = 1.0 if one_based else 0.0
+        per_image: dict = {}
+        for line, row in enumerate(rows[1:], start=2):
+            if not row or not any(c.strip() for c in row):
+                continue
+            if len(row) != len(_BOX_COLUMNS):
+                raise InputError(f"expected {len(_BOX_COLUMNS)} columns, got {len(row)}", path=self.csv_path,
+                                 line=line)
+            name, cls = row[0].strip(), row[1].strip()
+            if not name or not cls:
+                raise InputError("expected an image path and a class name", path=self.csv_path, line=line,
+                                 field="image" if not name else "class")
+            entry = per_image.setdefault(name, {"classes": [], "boxes": [], "line": line, "first_class": cls})
+            texts = [c.strip() for c in row[2:]]
+            if not any(texts):
+                continue
+            coords = []
+            for col, text in zip(_BOX_COLUMNS[2:], texts):
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise InputError(f"expected a number, got {text!r}", path=self.csv_path, line=line,
+                                     field=col) from None
+                if not np.isfinite(value):
+                    raise InputError(f"expected a finite number, got {text!r}", path=self.csv_path, line=line,
+                                     field=col)
+                coords.append(value - shift)
+            if coords[2] < coords[0] or coords[3] < coords[1]:
+                raise InputError(f"reversed or empty box (xmax < xmin or ymax < ymin): {texts}",
+                                 path=self.csv_path, line=line, field="xmax" if coords[2] < coords[0] else "ymax")
+            entry["classes"].append(cls)
+            entry["boxes"].append(coords)
+        if not per_image:
+            raise InputError("no images listed", path=self.csv_path)
+        found = sorted({c for e in per_image.values() for c in e["classes"]} |
+                       {e["first_class"] for e in per_image.values()})
+        if classes is not None:
+            unknown = sorted(set(found) - set(classes))
+            if unknown:
+                raise InputError(f"classes not in the given class list: {unknown}", path=self.csv_path)
+            found = list(classes)
+        self.classes = tuple(found)
+        index = {c: i for i, c in enumerate(self.classes)}
+        self._samples = []
+        for name in sorted(per_image):
+            e = per_image[name]
+            path = self.images_root / name
+            if not path.is_file():
+                raise InputError(f"image not found: {path}", path=self.csv_path, line=e["line"], field="image")
+            labels = np.array([index[c] for c in e["classes"]], np.int64)
+            boxes = np.array(e["boxes"], np.float64).reshape(-1, 4)
+            self._samples.append(BoxedSample(str(path), labels, boxes, index[e["first_class"]],
+                                             f"{self.csv_path}:{e['line']}"))
+
+    @classmethod
+    def from_voc(cls, root, *, one_based: bool = True, classes=None) -> "BoxedImageDataset":
+        """A PASCAL-VOC layout: ``root/Annotations/*.xml`` and ``root/JPEGImages/``.
+
+        Every XML file is one image (``<filename>``, else the XML's stem + ``.jpg``) with its
+        ``<object>`` boxes (VOC counts pixels from 1, hence ``one_based``; ILSVRC's XML files
+        count from 0).  With ``root/ImageSets/Main/trainval.txt`` and ``test.txt`` present,
+        :meth:`split` returns that official split instead of drawing one.
+        """
+        import xml.etree.ElementTree as ET
+
+        from ilsvrc.ground_truth import read_voc_xml
+
+        root = Path(root)
+        ann, img = root / "Annotations", root / "JPEGImages"
+        if not ann.is_dir() or not img.is_dir():
+            raise InputError("expected the VOC folders Annotations/ and JPEGImages/", path=root)
+        shift = 1.0 if one_based else 0.0
+        records = []
+        for xml in sorted(ann.glob("*.xml")):
+            objects = read_voc_xml(xml)
+            name = (ET.parse(xml).getroot().findtext("filename") or "").strip() or xml.stem + ".jpg"
+            path = img / name
+            if not path.is_file():
+                raise InputError(f"image not found: {path}", path=xml, field="filename")
+            for n, (_, box) in enumerate(objects, start=1):
+                if box[2] < box[0] or box[3] < box[1]:
+                    raise InputError(f"object {n}: reversed or empty box {box.tolist()}", path=xml, field="bndbox")
+            records.append((xml, path, objects))
+        if not records:
+            raise InputError("no annotation files in Annotations/", path=root)
+        found = sorted({name for _, _, objs in records for name, _ in objs})
+        if classes is not None:
+            found = list(classes)
+        self = cls.__new__(cls)
+        self.csv_path = ann
+        self.images_root = img
+        self.classes = tuple(found)
+        index = {c: i for i, c in enumerate(self.classes)}
+        self._samples = []
+        for xml, path, objs in records:
+            objs = [(name, box) for name, box in objs if name in index]
+            labels = np.array([index[name] for name, _ in objs], np.int64)
+            boxes = np.array([box - shift for _, box in objs], np.float64).reshape(-1, 4)
+            self._samples.append(BoxedSample(str(path), labels, boxes, int(labels[0]) if len(labels) else 0,
+                                             str(xml)))
+        sets = root / "ImageSets" / "Main"
+        self._official = None
+        if (sets / "trainval.txt").is_file() and (sets / "test.txt").is_file():
+            self._official = tuple({line.split()[0] for line in (sets / f"{part}.txt").read_text().splitlines()
+                                    if line.strip()} for part in ("trainval", "test"))
+        return self
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def samples(self) -> list:
+        """Every image, in sorted path order."""
+        return list(self._samples)
+
+    def split(self, n_train: int, n_test: int | None, seed: int) -> BoxedSplit:
+        """Per class (of the image), a seeded ``n_train`` images for training and up to ``n_test``
+        of the rest for testing; a VOC folder with ``ImageSets/Main`` gives its official
+        trainval / test split (``n_train``, ``n_test`` and ``seed`` are then ignored)."""
+        official = getattr(self, "_official", None)
+        if official is not None:
+            trainval, test = official
+            return BoxedSplit([s for s in self._samples if Path(s.path).stem in trainval],
+                              [s for s in self._samples if Path(s.path).stem in test], seed)
+        rng = np.random.default_rng(seed)
+        train, test = [], []
+        for i, c in enumerate(self.classes):
+            members = [s for s in self._samples if s.label == i]
+            if len(members) <= n_train:
+                raise InputError(f"class {c!r} has {len(members)} images, fewer than n_train + 1 = {n_train + 1}",
+                                 path=self.csv_path)
+            order = rng.permutation(len(members))
+            train += [members[j] for j in sorted(order[:n_train])]
+            rest = order[n_train:] if n_test is None else order[n_train:n_train + n_test]
+            test += [members[j] for j in sorted(rest)]
+        return BoxedSplit(train, test, seed)
+
+
+def check_boxes_in_image(boxes: np.ndarray, height: int, width: int, where: str = "") -> np.ndarray:
+    """Clip boxes to an image of ``height`` x ``width`` pixels.
+
+    A box that lies entirely outside the image is an error (it cannot be a real
+    annotation); one that crosses the border is clipped.
+
+    Raises
+    ------
+    InputError
+        Naming ``where`` and the offending box.
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    outside = (boxes[:, 2] < 0) | (boxes[:, 3] < 0) | (boxes[:, 0] > width - 1) | (boxes[:, 1] > height - 1)
+    if outside.any():
+        bad = boxes[np.flatnonzero(outside)[0]]
+        raise InputError(f"box {bad.tolist()} (0-based) lies outside the {width}x{height} image",
+                         path=where or None)
+    return clip_boxes(boxes, height, width)
