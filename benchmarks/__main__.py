@@ -39,7 +39,6 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--every", type=int, default=1, help="proposals: use every n-th boxed image (quick look)")
     args = parser.parse_args(argv)
-    import logging
 
     logging.getLogger("ilsvrc").setLevel(logging.ERROR)  # warnings about the demo files are expected
     for name in args.only or list(SECTIONS):
