@@ -16,6 +16,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+SOLVERS = ("liblinear", "sgd", "gram")
+"""The solvers :class:`LinearSVMClassifier` offers (see its ``solver`` parameter)."""
+
 
 class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
     """One-vs-rest linear SVM with C selected on a validation split.
@@ -65,7 +68,7 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
 
             return SGDClassifier(loss="hinge", alpha=1.0 / (c * n), max_iter=self.max_iter, tol=1e-4,
                                  class_weight=self.class_weight, random_state=self.random_state)
-        raise ValueError(f"solver: expected 'liblinear', 'sgd' or 'gram', got {self.solver!r}")
+        raise ValueError(f"solver: expected one of {SOLVERS}, got {self.solver!r}")
 
     def fit(self, X, y):
         X = np.asarray(X, np.float32)

@@ -15,6 +15,7 @@ suppression.  Boxes are canonical (:mod:`ilsvrc.boxes`).
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass, field
 
@@ -26,6 +27,10 @@ from ilsvrc.boxes import iou_matrix
 from .hard_negatives import HardNegativeMiner
 
 log = logging.getLogger(__name__)
+
+_MINING = {name: p.default for name, p in inspect.signature(HardNegativeMiner).parameters.items()
+           if p.default is not p.empty}
+"""The hard-negative miner's defaults: the detector's mining parameters default to them."""
 
 
 def non_maximum_suppression(boxes, scores, overlap: float = 0.3, max_keep: int = 0) -> np.ndarray:
@@ -156,9 +161,10 @@ class RegionDetector:
     """
 
     def __init__(self, *, layout: str = "1x1+2x2", C: float = 1.0, positive_weight: float = 1.0,
-                 initial_overlap=(0.2, 0.5), max_overlap: float = 0.3, hard_score: float = -1.0001,
-                 easy_score: float = -1.2, retrain_every: int = 2000, rounds: int = 1, max_per_image: int = 0,
-                 nms_overlap: float = 0.3, max_detections: int = 100, random_state: int = 0):
+                 initial_overlap=(0.2, 0.5), max_overlap: float = _MINING["max_overlap"],
+                 hard_score: float = _MINING["hard_score"], easy_score: float = _MINING["easy_score"],
+                 retrain_every: int = _MINING["retrain_every"], rounds: int = _MINING["rounds"],
+                 max_per_image: int = _MINING["max_per_image"], nms_overlap: float = 0.3, max_detections: int = 100, random_state: int = 0):
         self.layout = layout
         self.C = C
         self.positive_weight = positive_weight

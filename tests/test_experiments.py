@@ -39,9 +39,25 @@ def test_config_is_strict(tmp_path):
     cases = [('name = "x"\n[encoding]\nn_wrds = 5\n', "encoding: unknown key(s) ['n_wrds']"),
              ('name = "x"\n[encodings]\n', "unknown section(s) ['encodings']"),
              ('name = "x"\n[encoding]\nn_words = "many"\n', "encoding.n_words: expected int, got str 'many'"),
-             ('name = "x"\n[encoding]\nkind = "sparse"\n', "encoding.kind: expected 'bow', 'vlad' or 'fisher'"),
+             ('name = "x"\n[encoding]\nkind = "sparse"\n', "encoding.kind: expected one of ['bow', 'vlad', 'fisher'"),
+             ('name = "x"\n[encoding]\nn_words = -5\n', "encoding.n_words: expected a value >= 1, got -5"),
+             ('name = "x"\n[encoding]\nmax_descriptors = -1\n', "encoding.max_descriptors: expected a value >= 1"),
+             ('name = "x"\n[data]\nseeds = ["a"]\n', "data.seeds[0]: expected a list of int, got str 'a'"),
+             ('name = "x"\n[data]\nseeds = []\n', "data.seeds: expected at least 1 item(s), got 0"),
+             ('name = "x"\n[classifier]\nsolver = "newton"\n', "classifier.solver: expected one of ['liblinear'"),
+             ('name = "x"\n[classifier]\nC = [1, 0]\n', "classifier.C[1]: expected a value > 0.0, got 0.0"),
+             ('name = "x"\n[classifier]\nvalidation_fraction = 1.5\n', "expected a value <= 1.0, got 1.5"),
+             ('name = "x"\n[features]\nsizes = [4, 6.5]\n', "features.sizes[1]: expected a list of int, got float"),
+             ('name = "x"\n[features]\nroot_sift = 1\n', "features.root_sift: expected bool, got int 1"),
+             ('name = "x"\n[detection]\nproposals = "edgeboxes"\n', "detection.proposals: expected one of"),
+             ('name = "x"\n[detection]\nnms_overlap = 2\n', "detection.nms_overlap: expected a value <= 1.0"),
+             ('name = "x"\n[run]\nstore = "hdf5"\n', "run.store: expected one of ['', 'float32'"),
+             ('name = "x"\n[encoding]\nkind = "fisher"\n[classifier]\nfeature_map = "chi2"\n',
+              "classifier.feature_map: expected 'none' for signed encodings"),
+             ('name = "x"\n[sweep]\nkey = "encoding.n_words"\nvalues = [10, -1]\n',
+              "sweep encoding.n_words: expected a value >= 1, got -1"),
              ('name = "x"\n[encoding]\nlayout = "2y2"\n', "encoding.layout: layout: expected parts like"),
-             ("[data]\n", "name: expected a string 'name'"),
+             ("[data]\n", "name: expected a non-empty string 'name'"),
              ('name = "x"\n[data\n', "not valid TOML")]
     for text, message in cases:
         path = _write(tmp_path, text, "broken.toml")
@@ -212,3 +228,23 @@ def test_store_backed_run_streams_and_resumes(tmp_path):
     assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("shard-*.npz")) == mtimes
     again = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())["variants"][0]["splits"][0]
     assert again["accuracy"] == split["accuracy"]
+
+
+def test_config_defaults_and_choices_come_from_the_estimators():
+    import inspect
+
+    from baselines.classification import SOLVERS
+    from baselines.hard_negatives import HardNegativeMiner
+    from baselines.proposals import BACKENDS
+    from experiments.config import ClassifierConfig, DetectionConfig, option
+
+    miner = inspect.signature(HardNegativeMiner).parameters
+    d = DetectionConfig()
+    assert (d.max_overlap, d.hard_score, d.easy_score, d.retrain_every, d.mining_rounds, d.max_per_image) == tuple(
+        miner[n].default for n in ("max_overlap", "hard_score", "easy_score", "retrain_every", "rounds",
+                                   "max_per_image"))
+    fields = {f.name: f for f in __import__("dataclasses").fields(ClassifierConfig)}
+    assert fields["solver"].metadata["choices"] == SOLVERS
+    assert {f.name: f for f in __import__("dataclasses").fields(DetectionConfig)}["proposals"].metadata["choices"] \
+        == BACKENDS
+    assert option(3, minimum=1).metadata["minimum"] == 1

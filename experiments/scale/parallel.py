@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+BACKENDS = ("local", "dask")
+
 
 @dataclass(frozen=True)
 class Execution:
@@ -51,8 +53,8 @@ class Execution:
     max_in_flight: int = 0
 
     def __post_init__(self):
-        if self.backend not in ("local", "dask"):
-            raise ValueError(f"backend: expected 'local' or 'dask', got {self.backend!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
         if self.n_jobs < 1 or self.batch_size < 1 or self.max_in_flight < 0:
             raise ValueError("n_jobs and batch_size must be >= 1, max_in_flight >= 0")
 

@@ -48,6 +48,8 @@ import numpy as np
 from .cache import atomic_write_bytes, file_digest, npz_bytes
 
 MANIFEST = "manifest.json"
+STORE_KINDS = ("float32", "float16", "pq")
+"""How rows are stored: plain float32, float16, or product-quantised codes."""
 FORMAT = 1
 
 
