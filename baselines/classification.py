@@ -41,6 +41,8 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
     validation_scores_ : dict
         Validation top-1 accuracy of each C tried.
     classes_ : ndarray
+    warnings_ : list of str
+        The solver's convergence warnings (recorded, not printed; callers report them).
     """
 
     def __init__(self, *, C=1.0, solver="liblinear", validation_fraction=0.25, class_weight=None, max_iter=2000,
@@ -71,6 +73,20 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
         raise ValueError(f"solver: expected one of {SOLVERS}, got {self.solver!r}")
 
     def fit(self, X, y):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            self._fit(X, y)
+        self.warnings_ = sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
+        for w in caught:
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return self
+
+    def _fit(self, X, y):
         X = np.asarray(X, np.float32)
         y = np.asarray(y)
         gram = None
@@ -108,6 +124,23 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def linear_model(self) -> tuple[np.ndarray, np.ndarray]:
+        """The classifier as weights: ``(coef (n_classes, D), intercept (n_classes,))`` with
+        ``decision_function(X) == X @ coef.T + intercept`` (the dual solution of ``"gram"``
+        turned into primal weights, ``w = sum_i alpha_i y_i x_i``)."""
+        check_is_fitted(self, "model_")
+        if self.solver == "gram":
+            coef, intercept = [], []
+            for est in self.model_.estimators_:
+                coef.append(est.dual_coef_.ravel() @ self.train_[est.support_].astype(np.float64))
+                intercept.append(float(est.intercept_[0]))
+            coef, intercept = np.array(coef), np.array(intercept)
+        else:
+            coef, intercept = np.asarray(self.model_.coef_, np.float64), np.asarray(self.model_.intercept_, np.float64)
+        if len(coef) == 1:                          # two classes: one score s, reported as (-s, s)
+            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        return coef, intercept
 
     def top_k(self, X, k: int = 5) -> np.ndarray:
         """The k highest-scoring classes per row, best first; (n, k)."""

@@ -3,8 +3,9 @@
 :class:`ImagePipeline` bundles a local-feature extractor (:class:`features.DenseSIFT` or
 :class:`features.PHOW`), the descriptor post-processing (RootSIFT, PCA, spatial
 augmentation) and an encoder (:mod:`features.encoding`).  Its methods are plain
-functions of one path, so that they can run in worker processes; a failure is returned
-as a message, never raised, so that one bad image cannot stop a long run.
+functions of one image (a path or an archive member), so that they can run in worker
+processes; an unreadable image raises :class:`features.image_io.ImageReadError`, which a
+long run records as that image's failure (the runners' failure policy).
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from features.image_io import ImageReadError
 from features.local import PHOW, DenseSIFT, LocalFeatures
 from features.postprocess import append_spatial, root_sift
 
@@ -67,25 +67,18 @@ class ImagePipeline:
             desc = append_spatial(desc, feats.frames, feats.image_size)
         return replace(feats, descriptors=desc)
 
-    def sample(self, path, n: int, seed: int):
+    def sample(self, path, n: int, seed: int) -> LocalFeatures:
         """A seeded random subset of ``n`` descriptors (and frames) of one image, for learning
-        the PCA and the vocabulary.  Returns ``(LocalFeatures, None)`` or ``(None, error)``."""
-        try:
-            feats = self.local_features(path)
-        except (ImageReadError, ValueError) as exc:
-            return None, str(exc)
+        the PCA and the vocabulary."""
+        feats = self.local_features(path)
         if len(feats) > n:
             keep = np.sort(np.random.default_rng(seed).choice(len(feats), n, replace=False))
             feats = replace(feats, frames=feats.frames[keep], descriptors=feats.descriptors[keep])
-        return feats, None
+        return feats
 
-    def encode(self, path):
-        """The image's signature, ``(vector, None)``, or ``(None, error message)``."""
-        try:
-            feats = self.finish(self.local_features(path))
-            return self.encoder.transform([feats])[0], None
-        except (ImageReadError, ValueError) as exc:
-            return None, str(exc)
+    def encode(self, path) -> np.ndarray:
+        """The image's signature (1-D)."""
+        return self.encoder.transform([self.finish(self.local_features(path))])[0]
 
     def fingerprint(self) -> str:
         """Hash of everything learned (PCA, vocabulary or GMM) and of the settings."""

@@ -14,7 +14,10 @@ class ``c`` and ``-1`` otherwise, the regularised, re-weighted hinge loss is::
     alpha / 2 ||w_c||^2 + 1/n sum_i rho_ic max(0, 1 - y_ic (w_c . x_i + b_c))
 
 with ``rho_ic = positive_weight`` for positives and 1 for negatives (``"balanced"``:
-``positive_weight = (n_classes - 1)``, so that both sides weigh the same in expectation).
+``rho_c = n_neg_c / n_pos_c`` from the class counts of the training data, so that both sides
+of every class weigh the same; ``n_classes - 1`` when the counts are not given).  Only the
+classes given to ``fit`` exist for the model: a label space of 1,000 classes of which 200
+have training images costs, and weighs, as 200 classes.
 Mini-batch SGD with the Pegasos step ``eta_t = 1 / (alpha (t + t0))``: for a batch B::
 
     G = X_B^T (rho * y * [margin < 1]) / |B|          (D, C): one matrix product
@@ -22,19 +25,32 @@ Mini-batch SGD with the Pegasos step ``eta_t = 1 / (alpha (t + t0))``: for a bat
 
 and the averaged iterate (Polyak-Ruppert) is returned.
 
-Determinism and memory
-----------------------
-Each epoch visits the shards in a seeded order and each shard's rows in a seeded order;
-the rows form one continuous stream cut into mini-batches of ``batch_size`` regardless
-of shard boundaries.  The result depends only on the shard contents, their order and the
-seed: reading a store in one piece and streaming it shard by shard give the same model
-bit for bit.  Memory is the model ``(D, C)`` plus one shard and one mini-batch, whatever
-the number of images.
+Reading order, determinism and memory
+-------------------------------------
+Each epoch visits the shards in a seeded order, ``mix`` shards at a time; the rows of the
+shards read together are shuffled together (seeded), and the rows form one continuous
+stream cut into mini-batches of ``batch_size`` regardless of shard boundaries.  SGD needs
+a stream close to i.i.d.: a store whose shards each hold a few classes (images listed
+class by class, as ILSVRC lists them) must be written shuffled, as
+:class:`experiments.scale.store.FeatureStore` plans its shards.  The result depends only
+on the shard contents, their order and the seed: reading a store in one piece and
+streaming it shard by shard give the same model bit for bit.  Memory is the model
+``(D, C)`` plus ``mix`` shards and one mini-batch, whatever the number of images.
+
+Progress
+--------
+With ``verbose``, every epoch logs (``logging``, INFO) its mean training hinge loss, the
+error on the held-out rows given as ``validation``, its duration and the time left;
+:attr:`history_` keeps them.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+log = logging.getLogger(__name__)
 
 
 class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
@@ -51,60 +67,114 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         Step offset: ``eta_t = 1 / (alpha (t + t0))``.
     average : bool
         Return the averaged iterate.
+    mix : int
+        Shards read (and shuffled) together.
+    verbose : bool
+        Log each epoch's loss and held-out error.
     random_state : int
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    coef_ : ndarray of shape (n_classes, D)
+    intercept_ : ndarray of shape (n_classes,)
+    positive_weights_ : ndarray of shape (n_classes,)
+    history_ : list of dict
+        Per epoch: ``epoch``, ``loss`` (mean weighted hinge loss of the epoch's mini-batches
+        before each step), ``val_top1`` / ``val_top5`` (error on ``validation``, when given),
+        ``seconds``.
     """
 
     def __init__(self, *, alpha: float = 1e-4, epochs: int = 5, batch_size: int = 64, positive_weight="balanced",
-                 t0: float = 100.0, average: bool = True, random_state: int = 0):
+                 t0: float = 100.0, average: bool = True, mix: int = 2, verbose: bool = False,
+                 random_state: int = 0):
         self.alpha = alpha
         self.epochs = epochs
         self.batch_size = batch_size
         self.positive_weight = positive_weight
         self.t0 = t0
         self.average = average
+        self.mix = mix
+        self.verbose = verbose
         self.random_state = random_state
 
     # ------------------------------------------------------------------ streaming
-    def fit_shards(self, shards, classes) -> "StreamingSGDClassifier":
+    def _positive_weights(self, n_classes: int, class_counts) -> np.ndarray:
+        if self.positive_weight != "balanced":
+            return np.full(n_classes, float(self.positive_weight), np.float32)
+        if class_counts is None:
+            return np.full(n_classes, float(max(n_classes - 1, 1)), np.float32)
+        counts = np.asarray(class_counts, np.float64)
+        if counts.shape != (n_classes,) or (counts <= 0).any():
+            raise ValueError(f"class_counts: expected {n_classes} positive counts (one per class), got {counts}")
+        return ((counts.sum() - counts) / counts).astype(np.float32)
+
+    def fit_shards(self, shards, classes, *, class_counts=None, validation=None) -> "StreamingSGDClassifier":
         """Train from ``shards``: a sequence of callables, each returning ``(X, y)`` of one shard.
 
-        Only one shard is in memory at a time; ``classes`` lists every label.
+        Parameters
+        ----------
+        shards : sequence of callable
+        classes : sequence
+            The classes to learn (rows of other labels are negatives for every class).
+        class_counts : sequence of int, optional
+            Training rows per class (for ``positive_weight="balanced"``).
+        validation : (X, y), optional
+            Held-out rows whose error is reported after every epoch.
+
+        Only ``mix`` shards are in memory at a time.
         """
+        import time
+
         self.classes_ = np.asarray(classes)
         n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(f"classes: expected at least 2 classes, got {n_classes}")
         index = {c: i for i, c in enumerate(self.classes_.tolist())}
         rng = np.random.default_rng(self.random_state)
+        self.positive_weights_ = self._positive_weights(n_classes, class_counts)
         w = b = w_sum = b_sum = None
-        rho_pos = float(n_classes - 1 if self.positive_weight == "balanced" else self.positive_weight)
         t = 0
         n_avg = 0
         carry_x, carry_y = None, None
-        for _ in range(self.epochs):
-            for s in rng.permutation(len(shards)):
-                x, y = shards[s]()
-                x = np.asarray(x, np.float32)
+        mix = max(1, int(self.mix))
+        self.history_ = []
+        started = time.perf_counter()
+        for epoch in range(self.epochs):
+            epoch_start = time.perf_counter()
+            loss_sum, loss_n = 0.0, 0
+            order = rng.permutation(len(shards))
+            for g in range(0, len(order), mix):
+                parts = [shards[s]() for s in order[g:g + mix]]
+                head = [] if carry_x is None else [(carry_x, carry_y)]
+                x = np.concatenate([np.asarray(p[0], np.float32) for p in head + parts])
+                y = np.concatenate([np.asarray(p[1]) for p in head + parts])
+                del parts
                 if w is None:
                     w = np.zeros((x.shape[1], n_classes), np.float32)
                     b = np.zeros(n_classes, np.float32)
                     w_sum = np.zeros_like(w, np.float64)
                     b_sum = np.zeros_like(b, np.float64)
-                order = rng.permutation(len(x))
-                x, y = x[order], np.asarray(y)[order]
-                if carry_x is not None:
-                    x, y = np.concatenate([carry_x, x]), np.concatenate([carry_y, y])
+                start_new = 0 if carry_x is None else len(carry_x)
+                perm = start_new + rng.permutation(len(x) - start_new)   # shuffle the rows just read
+                x[start_new:], y[start_new:] = x[perm], y[perm]
                 n_full = len(x) // self.batch_size * self.batch_size
                 for start in range(0, n_full, self.batch_size):
                     t += 1
-                    self._step(w, b, x[start:start + self.batch_size], y[start:start + self.batch_size], index,
-                               rho_pos, t)
+                    loss_sum += self._step(w, b, x[start:start + self.batch_size], y[start:start + self.batch_size],
+                                           index, t)
+                    loss_n += 1
                     if self.average:
                         w_sum += w
                         b_sum += b
                         n_avg += 1
                 carry_x, carry_y = (x[n_full:], y[n_full:]) if n_full < len(x) else (None, None)
+            if w is not None:
+                self._epoch_done(epoch, w, b, w_sum, b_sum, n_avg, loss_sum / max(loss_n, 1), validation,
+                                 time.perf_counter() - epoch_start, time.perf_counter() - started)
         if carry_x is not None and len(carry_x):
             t += 1
-            self._step(w, b, carry_x, carry_y, index, rho_pos, t)
+            self._step(w, b, carry_x, carry_y, index, t)
             if self.average:
                 w_sum += w
                 b_sum += b
@@ -118,25 +188,53 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         self.n_steps_ = t
         return self
 
-    def _step(self, w, b, xb, yb, index, rho_pos, t):
+    def _epoch_done(self, epoch, w, b, w_sum, b_sum, n_avg, loss, validation, seconds, elapsed):
+        entry = {"epoch": epoch + 1, "loss": float(loss), "seconds": round(seconds, 2)}
+        if validation is not None and len(validation[1]):
+            if self.average and n_avg:
+                coef, icpt = (w_sum / n_avg).astype(np.float32), (b_sum / n_avg).astype(np.float32)
+            else:
+                coef, icpt = w, b
+            scores = np.asarray(validation[0], np.float32) @ coef + icpt
+            top = self.classes_[np.argsort(-scores, axis=1, kind="stable")[:, :5]]
+            truth = np.asarray(validation[1])[:, None]
+            entry["val_top1"] = float(np.mean(top[:, 0] != truth[:, 0]))
+            entry["val_top5"] = float(np.mean(~(top == truth).any(axis=1)))
+        self.history_.append(entry)
+        if self.verbose:
+            left = elapsed / (epoch + 1) * (self.epochs - epoch - 1)
+            held = (f", held-out top-1 / top-5 error {entry['val_top1']:.3f} / {entry['val_top5']:.3f}"
+                    if "val_top1" in entry else "")
+            log.info("SGD epoch %d/%d: hinge loss %.4f%s (%.1f s; about %.0f s left)", epoch + 1, self.epochs,
+                     loss, held, seconds, left)
+
+    def _step(self, w, b, xb, yb, index, t) -> float:
+        """One mini-batch step; returns the batch's mean weighted hinge loss before it."""
         eta = np.float32(1.0 / (self.alpha * (t + self.t0)))
-        cols = np.array([index[v] for v in yb.tolist()], np.int64)
-        signs = -np.ones((len(xb), w.shape[1]), np.float32)
-        signs[np.arange(len(xb)), cols] = 1.0
+        n_classes = w.shape[1]
+        signs = -np.ones((len(xb), n_classes), np.float32)
+        cols = np.array([index.get(v, -1) for v in yb.tolist()])
+        known = cols >= 0
+        signs[np.flatnonzero(known), cols[known]] = 1.0
         margins = signs * (xb @ w + b)
-        rho = np.where(signs > 0, np.float32(rho_pos), np.float32(1.0))
+        rho = np.where(signs > 0, self.positive_weights_[None, :], np.float32(1.0))
+        slack = np.maximum(np.float32(1) - margins, 0)
+        loss = float((rho * slack).sum() / len(xb))
         coeff = np.where(margins < 1, rho * signs, np.float32(0)) / np.float32(len(xb))
         w *= np.float32(1.0) - eta * np.float32(self.alpha)
         w += eta * (xb.T @ coeff)
         b += eta * coeff.sum(axis=0)
+        return loss
 
     # ------------------------------------------------------------------ in memory
-    def fit(self, X, y, shard_size: int = 1024):
-        """Train on arrays: the same schedule as :meth:`fit_shards` over ``shard_size``-row shards."""
+    def fit(self, X, y, shard_size: int = 1024, *, validation=None):
+        """Train on arrays: the same schedule as :meth:`fit_shards` over ``shard_size``-row shards,
+        with the class counts of ``y``."""
         X = np.asarray(X, np.float32)
         y = np.asarray(y)
         shards = [(lambda s=s: (X[s:s + shard_size], y[s:s + shard_size])) for s in range(0, len(X), shard_size)]
-        return self.fit_shards(shards, np.unique(y))
+        classes, counts = np.unique(y, return_counts=True)
+        return self.fit_shards(shards, classes, class_counts=counts, validation=validation)
 
     def decision_function(self, X) -> np.ndarray:
         return np.asarray(X, np.float32) @ self.coef_.T + self.intercept_

@@ -82,7 +82,7 @@ def _verify_store(args) -> int:
               + ("OK" if not problems else f"{len(problems)} problem(s)" + (" (repaired)" if args.repair else "")))
         for p in problems:
             print(f"  {p}")
-        bad += bool(problems)
+        bad += bool(problems) and not args.repair
     return 1 if bad else 0
 
 

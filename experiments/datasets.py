@@ -302,3 +302,59 @@ def check_boxes_in_image(boxes: np.ndarray, height: int, width: int, where: str 
         raise InputError(f"box {bad.tolist()} (0-based) lies outside the {width}x{height} image",
                          path=where or None)
     return clip_boxes(boxes, height, width)
+
+
+# --------------------------------------------------------------------------- what the classification runner splits
+class FolderClassification:
+    """A folder-per-class collection under the Caltech protocol (``data.n_train`` /
+    ``data.n_test`` images per class); submissions number the classes 1..C in folder order."""
+
+    kind = "folders"
+
+    def __init__(self, dataset: ImageFolderDataset):
+        self.dataset = dataset
+        self.root = dataset.root
+        self.classes = dataset.classes
+        self.label_ids = np.arange(1, len(self.classes) + 1, dtype=np.int64)
+        self.n_label_ids = len(self.classes)
+
+    def split(self, cfg, seed: int) -> Split:
+        return self.dataset.split(cfg.data.n_train, cfg.data.n_test or None, seed)
+
+    def ground_truth_ids(self, split: Split) -> np.ndarray:
+        return np.array([s.label + 1 for s in split.test], np.int64)
+
+
+class ILSVRCClassification:
+    """The ILSVRC layout: training images of the run's classes (``data.train_per_class``
+    per class, seeded) against the validation images (``data.val_images``, 0: all);
+    submissions carry devkit ids, so that they score against the official ground truth."""
+
+    kind = "ilsvrc"
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.root = dataset.root
+        self.classes = dataset.classes
+        self.label_ids = dataset.devkit_ids
+        self.n_label_ids = dataset.synsets.n_classes
+
+    def split(self, cfg, seed: int) -> Split:
+        return self.dataset.split(cfg.data.train_per_class or None, cfg.data.val_images, seed)
+
+    def ground_truth_ids(self, split: Split) -> np.ndarray:
+        return np.array([self.dataset.synsets.id_of(s.class_name) for s in split.test], np.int64)
+
+
+def open_classification_data(cfg, root: Path, classes, work_dir: Path):
+    """The classification data of a configuration under ``root``: a folder-per-class
+    collection, or (``data.layout = "ilsvrc"``) an ILSVRC distribution; ``work_dir`` keeps
+    tar indexes and the files extracted from a devkit archive."""
+    if cfg.data.layout == "ilsvrc":
+        from ilsvrc.datasets import ILSVRCDataset, find_layout
+
+        d = cfg.data
+        layout = find_layout(root, devkit=d.devkit, meta=d.meta, ground_truth=d.ground_truth,
+                             extract_dir=Path(work_dir) / "devkit")
+        return ILSVRCClassification(ILSVRCDataset(layout, classes, index_dir=Path(work_dir) / "tar-index"))
+    return FolderClassification(ImageFolderDataset(root, classes=classes))

@@ -209,7 +209,8 @@ def _em_statistics(features: np.ndarray, d: int, means, covariances, priors, chu
 
 
 def fit_gmm(x, n_components: int, *, max_iter: int = 20, tol: float = 1e-6, covariance_floor: float = 1e-4,
-            init_means=None, random_state: int | None = 0, kmeans_iter: int = 10) -> GaussianMixture:
+            init_means=None, random_state: int | None = 0, kmeans_iter: int = 10,
+            verbose: bool = False) -> GaussianMixture:
     """Fit a diagonal GMM by EM (see the module docstring).
 
     Parameters
@@ -226,11 +227,15 @@ def fit_gmm(x, n_components: int, *, max_iter: int = 20, tol: float = 1e-6, cova
     init_means : array_like of shape (K, D), optional
         Initial means (default: :func:`kmeans` with ``kmeans_iter`` iterations).
     random_state : int or None
+    verbose : bool
+        Log (INFO) each iteration's mean log-likelihood, its duration and the time left.
 
     Returns
     -------
     GaussianMixture
     """
+    import time
+
     x = _as_data(x)
     k = check_positive_int(n_components, "n_components")
     if k > len(x):
@@ -253,9 +258,15 @@ def fit_gmm(x, n_components: int, *, max_iter: int = 20, tol: float = 1e-6, cova
     history = []
     features = np.concatenate([x * x, x], axis=1)          # E-step: [x^2, x] @ weights^T
     d = x.shape[1]
-    for it in range(check_positive_int(max_iter, "max_iter")):
+    n_iter = check_positive_int(max_iter, "max_iter")
+    started = time.perf_counter()
+    for it in range(n_iter):
         nk, s1, s2, ll = _em_statistics(features, d, means, covs, priors)
         history.append(ll)
+        if verbose:
+            elapsed = time.perf_counter() - started
+            log.info("GMM EM iteration %d/%d: mean log-likelihood %.4f (%.1f s/iteration, at most %.0f s left)",
+                     it + 1, n_iter, ll, elapsed / (it + 1), elapsed / (it + 1) * (n_iter - it - 1))
         empty = nk < 1e-8 * len(x)
         nk_safe = np.maximum(nk, 1e-12)[:, None]
         means = s1 / nk_safe

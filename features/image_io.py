@@ -6,6 +6,10 @@ them to 8-bit RGB by content (not by extension), ignores EXIF orientation (as th
 ground-truth boxes do: they are drawn on the stored pixel grid), and can shrink very
 large images so that the longest side is at most ``max_side`` pixels (ILSVRC pipelines
 used 300-500 px).  An unreadable file raises one :class:`ImageReadError` naming it.
+
+An image is named by a path, or by any object with a ``read_bytes()`` method and a
+``str()`` that names it (a member of a tar archive read in place, see
+:class:`ilsvrc.archives.ArchiveMember`): :func:`read_image_bytes` reads either.
 """
 from __future__ import annotations
 
@@ -23,8 +27,28 @@ class ImageReadError(ValueError):
     """An image file cannot be read or decoded; ``path`` names it."""
 
     def __init__(self, path, reason: str):
-        self.path = os.fspath(path)
+        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path)
         super().__init__(f"{self.path}: cannot read image: {reason}")
+
+
+def is_image_source(item) -> bool:
+    """Whether ``item`` names an image to read (a path, or an object with ``read_bytes()``)."""
+    return isinstance(item, (str, os.PathLike)) or callable(getattr(item, "read_bytes", None))
+
+
+def read_image_bytes(source) -> bytes:
+    """The bytes of an image file or archive member; :class:`ImageReadError` when unreadable."""
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as handle:
+                data = handle.read()
+        else:
+            data = source.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(source, exc.strerror or str(exc)) from None
+    if not data:
+        raise ImageReadError(source, "empty file")
+    return data
 
 
 def load_image(path, *, max_side: int | None = None) -> np.ndarray:
@@ -32,7 +56,7 @@ def load_image(path, *, max_side: int | None = None) -> np.ndarray:
 
     Parameters
     ----------
-    path : path-like
+    path : path-like, or an object with ``read_bytes()``
         JPEG, PNG, ... (the format is detected from the content).
     max_side : int, optional
         Shrink (never enlarge) so that ``max(H, W) <= max_side`` (area interpolation,
@@ -48,19 +72,12 @@ def load_image(path, *, max_side: int | None = None) -> np.ndarray:
     ImageReadError
         Missing, unreadable, truncated beyond decoding or not an image.
     """
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise ImageReadError(path, exc.strerror or str(exc)) from None
-    if not data:
-        raise ImageReadError(path, "empty file")
+    data = read_image_bytes(path)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), _FLAGS)
     if bgr is not None:
         rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     else:
-        rgb = _decode_with_pillow(path, data)
+        rgb = _decode_with_pillow(str(path), data)
     if max_side is not None:
         rgb = shrink_to_max_side(rgb, max_side)
     return rgb

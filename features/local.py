@@ -13,7 +13,6 @@ fitted state ends in ``_``.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -23,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import dsift, postprocess
 from ._validation import as_float_image, check_choice
 from .color import rgb_to_gray
-from .image_io import load_image, shrink_to_max_side
+from .image_io import is_image_source, load_image, shrink_to_max_side
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class LocalFeatures:
 
 
 def _as_image(item, max_side):
-    if isinstance(item, (str, os.PathLike)):
+    if is_image_source(item):
         return load_image(item, max_side=max_side)
     arr = np.asarray(item)
     return shrink_to_max_side(arr, max_side) if max_side is not None else arr

@@ -16,6 +16,7 @@ each tagged with the 0-based position of its image, in annotation order.
 from __future__ import annotations
 
 import glob
+import io
 import logging
 import os
 import re
@@ -221,7 +222,8 @@ _BOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 
 
 def read_voc_xml(path) -> list[tuple[str, np.ndarray]]:
-    """Read the objects of one PASCAL-VOC style annotation file.
+    """Read the objects of one PASCAL-VOC style annotation file (a path, or an object with
+    ``read_bytes()`` such as an archive member).
 
     Returns
     -------
@@ -229,9 +231,12 @@ def read_voc_xml(path) -> list[tuple[str, np.ndarray]]:
         ``box`` is a float64 array (x1, y1, x2, y2) as written (inclusive pixels).
         An annotation without ``object`` elements gives an empty list.
     """
-    path = os.fspath(path)
+    if callable(getattr(path, "read_bytes", None)) and not isinstance(path, (str, os.PathLike)):
+        source, path = io.BytesIO(path.read_bytes()), str(path)      # a member of an archive
+    else:
+        path = source = os.fspath(path)
     try:
-        root = ET.parse(path).getroot()
+        root = ET.parse(source).getroot()
     except FileNotFoundError:
         raise InputError("annotation file not found", path=path) from None
     except ET.ParseError as exc:

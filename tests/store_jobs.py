@@ -14,12 +14,19 @@ def digest_vector(path, delay: float = 0.0, progress_file: str = ""):
     ``progress_file``, a line is appended there for each image done."""
     if delay:
         time.sleep(delay)
-    data = open(path, "rb").read()
+    from features.image_io import read_image_bytes
+
+    data = read_image_bytes(path)
     if progress_file:
         with open(progress_file, "a") as handle:
             handle.write(path + "\n")
     seed = int(hashlib.sha256(data).hexdigest()[:8], 16)
-    return np.random.default_rng(seed).standard_normal(64).astype(np.float32), None
+    return np.random.default_rng(seed).standard_normal(64).astype(np.float32)
+
+
+def broken_job(path):
+    """A job with a programming error."""
+    return 1 / 0
 
 
 def main(store_root: str, delay: float, *paths, shard_size: int = 2) -> None:

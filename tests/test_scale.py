@@ -67,13 +67,18 @@ def test_dask_local_cluster_gives_bit_identical_signatures(tmp_path):
     assert stores["local"][2].tobytes() == stores["dask"][2].tobytes()
 
 
-def test_map_images_reports_failures_and_exceptions():
+def test_map_images_reports_bad_images_and_stops_on_programming_errors():
+    from store_jobs import broken_job
     from store_jobs import digest_vector as job
 
     args = [(str(DEMO / "watch" / "image_0001.jpg"),), ("/nonexistent.jpg",)]
-    out = sorted(map_images(job, args, Execution(n_jobs=1)))
-    assert out[0][2] is None and out[0][1].shape == (64,)
-    assert out[1][1] is None and "FileNotFoundError" in out[1][2]
+    for n_jobs in (1, 2):
+        out = sorted(map_images(job, args, Execution(n_jobs=n_jobs, batch_size=1)))
+        assert out[0][2] is None and out[0][1].shape == (64,)
+        assert out[1][1] is None and "/nonexistent.jpg: cannot read image" in out[1][2]
+        # a programming error is not an image's failure: it stops the run with its traceback
+        with pytest.raises(ZeroDivisionError):
+            list(map_images(broken_job, args, Execution(n_jobs=n_jobs, batch_size=1)))
     with pytest.raises(ValueError, match="backend"):
         Execution(backend="spark")
 
@@ -115,7 +120,7 @@ def test_killed_run_resumes_without_losing_or_recomputing(tmp_path):
     assert store.verify() == []
     # the vectors written before the kill are the right ones
     for key, row, path in zip(*_by_path(store, paths)):
-        assert np.array_equal(row, digest_vector(path)[0])
+        assert np.array_equal(row, digest_vector(path))
 
 
 def _by_path(store, paths):
@@ -133,7 +138,8 @@ def test_verify_detects_a_corrupt_shard_and_repair_recomputes_it(tmp_path):
     encode_into_store(store, items, digest_vector, lambda s: (s.path,), Execution(n_jobs=1), progress=False)
     assert store.verify() == []
     victim = store.dir / store.shards[1].name
-    data = bytearray(victim.read_bytes())
+    original = victim.read_bytes()
+    data = bytearray(original)
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
     problems = store.verify()
@@ -142,14 +148,15 @@ def test_verify_detects_a_corrupt_shard_and_repair_recomputes_it(tmp_path):
     from experiments.cli import main
 
     assert main(["store", "verify", str(store.dir)]) == 1
-    assert main(["store", "verify", str(tmp_path), "--repair"]) == 1
+    assert main(["store", "verify", str(tmp_path), "--repair"]) == 0      # repaired: success
     repaired = open_store(store.dir)
     assert repaired.verify() == [] and len(repaired) == len(items) - 2
+    assert victim.name not in {s.name for s in repaired.shards}
     stats = encode_into_store(repaired, items, digest_vector, lambda s: (s.path,), Execution(n_jobs=1),
                               progress=False)
     assert stats["computed"] == 2 and len(repaired) == len(items)
-    victim.unlink()
-    assert repaired.verify() == []        # the dropped shard is no longer listed: its file is not needed
+    # the recomputed shard is the original, byte for byte (shard files follow their content)
+    assert victim.read_bytes() == bytes(original) and repaired.verify() == []
 
 
 def test_failures_are_recorded_and_retried(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 
 from features.image_io import load_image
 
-from .classification import _pyplot
+from .plotting import colormap, save_figure, subplots
 
 
 def _draw_box(ax, box, color, lw=1.5, label=None):
@@ -22,10 +22,9 @@ def _draw_box(ax, box, color, lw=1.5, label=None):
 
 def plot_proposals(image, proposals, gt_boxes, path, *, n: int = 10, title: str = "") -> None:
     """The first ``n`` proposals (numbered by rank) over the image, ground truth in green."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.6))
+    fig, ax = subplots(figsize=(5.5, 4.6))
     ax.imshow(image)
-    cmap = plt.get_cmap("autumn")
+    cmap = colormap("autumn")
     for r, box in enumerate(proposals[:n]):
         _draw_box(ax, box, cmap(r / max(n - 1, 1)), lw=1.2, label=str(r + 1))
     for box in gt_boxes:
@@ -35,8 +34,7 @@ def plot_proposals(image, proposals, gt_boxes, path, *, n: int = 10, title: str 
     ax.set_ylabel("y (pixels)")
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
@@ -44,9 +42,8 @@ def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
 
     ``panels`` is a list of ``(image, labels, scores, boxes, gt_boxes, title)``.
     """
-    plt = _pyplot()
     width = 4.2 if len(panels) > 1 else 6.0
-    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * 0.95), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(width * len(panels), width * 0.95), squeeze=False)
     for ax, (image, labels, scores, boxes, gt_boxes, title) in zip(axes[0], panels):
         ax.imshow(image)
         for box in gt_boxes:
@@ -60,8 +57,7 @@ def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
                  + ("; ground truth in green" if any(len(p[4]) for p in panels) else ""), fontsize=10)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Path) -> None:

@@ -27,12 +27,14 @@ from baselines.detection import ImageRegions, RegionDetector
 from baselines.proposals import ProposalConfig, propose
 from features.codebook import assign_nearest, kmeans
 from features.encoding.regions import WordIntegral, region_bow
-from features.image_io import ImageReadError, load_image, shrink_to_max_side
+from features.image_io import load_image, shrink_to_max_side
 from ilsvrc.errors import InputError
 
 from ..config import ExperimentConfig
 from ..datasets import BoxedImageDataset, check_boxes_in_image
-from ..scale.cache import ContentCache, file_digest
+from ..scale.cache import ContentCache, code_version, file_digest
+from .common import (FEATURE_CODE, cached_map, data_root, descriptor_samples, execution_of, extractor_of,
+                     library_versions, output_lock, phase, pipeline_of)
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +50,16 @@ def _working_image(image, max_side: int):
     return small, small.shape[1] / image.shape[1]
 
 
-def _proposal_job(path, config: ProposalConfig, max_side: int):
-    try:
-        image, scale = _working_image(load_image(path), max_side)
-    except ImageReadError as exc:
-        return None, str(exc)
-    try:
-        boxes = propose(image, config)
-    except ValueError as exc:
-        return None, f"proposals failed: {exc}"
-    return {"boxes": boxes, "size": np.array(image.shape[:2]), "scale": np.array(scale)}, None
+def _proposal_job(path, config: ProposalConfig, max_side: int) -> dict:
+    image, scale = _working_image(load_image(path), max_side)
+    boxes = propose(image, config)
+    return {"boxes": boxes, "size": np.array(image.shape[:2]), "scale": np.array(scale)}
 
 
-def _words_job(extractor, path, vocabulary):
-    try:
-        feats = extractor.extract(path)
-    except (ImageReadError, ValueError) as exc:
-        return None, str(exc)
+def _words_job(extractor, path, vocabulary) -> dict:
+    feats = extractor.extract(path)
     words = assign_nearest(feats.descriptors, vocabulary) if len(feats) else np.zeros(0, np.int64)
-    return {"positions": feats.frames[:, :2], "words": words.astype(np.int32)}, None
+    return {"positions": feats.frames[:, :2], "words": words.astype(np.int32)}
 
 
 # --------------------------------------------------------------------------- one split
@@ -82,10 +75,6 @@ def _gt_in_image(sample, size, scale) -> np.ndarray:
 
 def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split, cache: ContentCache,
                         out_dir: Path, progress: bool = True) -> dict:
-    from baselines.pipeline import ImagePipeline
-
-    from .classification import _cached_map, _sample_job, execution_of, extractor_of
-
     start = time.perf_counter()
     samples = split.train + split.test
     n_train = len(split.train)
@@ -95,29 +84,27 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     max_side = cfg.data.max_side
 
     # 1. proposals
-    proposals, failed = _cached_map(_proposal_job, [(s.path, pconf, max_side) for s in samples], digests, cache,
-                                    f"proposals/{pconf.fingerprint()}-{max_side}-v2", execution_of(cfg),
-                                    f"proposals (seed {split.seed})", progress)
+    proposal_code = code_version("baselines.proposals", "baselines.selective_search", "features.image_io")
+    proposals, failed = cached_map(_proposal_job, [(s.path, pconf, max_side) for s in samples], digests, cache,
+                                   f"proposals/{pconf.fingerprint()}-{max_side}-{proposal_code}", execution_of(cfg),
+                                   f"proposals (seed {split.seed})", progress)
 
-    # 2. vocabulary from the training images' descriptors
+    # 2. vocabulary from the training images' descriptors (the classification runner's samples)
     extractor = extractor_of(cfg)
-    feature_key = cfg.section_hash("features") + f"-{max_side}"      # as the classification runner's samples
-    n_per = cfg.features.samples_per_image
-    sampled, failed_s = _cached_map(_sample_job, [(ImagePipeline(extractor), s.path, n_per, int(d[:8], 16))
-                                                  for s, d in zip(split.train, digests)],
-                                    [f"{d}-{n_per}" for d in digests[:n_train]], cache, f"samples/{feature_key}",
-                                    execution_of(cfg), f"descriptors (seed {split.seed})", progress)
+    sampled, failed_s = descriptor_samples(cfg, pipeline_of(cfg), split.train, digests[:n_train], cache,
+                                           f"descriptor samples (seed {split.seed})", progress)
     pool = np.concatenate([r["descriptors"] for r in sampled if r is not None])
     if len(pool) > cfg.encoding.max_descriptors:
         pool = pool[np.random.default_rng(split.seed).choice(len(pool), cfg.encoding.max_descriptors, replace=False)]
-    vocabulary = kmeans(pool, cfg.encoding.n_words, n_iter=cfg.encoding.kmeans_iter, random_state=split.seed)
-    vocab_key = f"{feature_key}-{file_digest_bytes(vocabulary)}"
+    with phase(f"k-means vocabulary of {cfg.encoding.n_words} words from {len(pool):,} descriptors"):
+        vocabulary = kmeans(pool, cfg.encoding.n_words, n_iter=cfg.encoding.kmeans_iter, random_state=split.seed)
+    vocab_key = f"{cfg.section_hash('features')}-{max_side}-{array_digest(vocabulary)}-{code_version(*FEATURE_CODE)}"
 
     # 3. visual-word maps
-    words, failed_w = _cached_map(_words_job, [(extractor, s.path, vocabulary) for s in samples], digests, cache,
-                                  f"words/{vocab_key}", execution_of(cfg), f"visual words (seed {split.seed})", progress)
+    words, failed_w = cached_map(_words_job, [(extractor, s.path, vocabulary) for s in samples], digests, cache,
+                                 f"words/{vocab_key}", execution_of(cfg), f"visual words (seed {split.seed})", progress)
     bad = {i for i, _ in failed} | {i for i, _ in failed_w} | {i for i, _ in failed_s}
-    failures = [{"image": samples[i].path, "error": e} for i, e in failed + failed_w + failed_s]
+    failures = [{"image": str(samples[i].path), "error": e} for i, e in failed + failed_w + failed_s]
 
     regions, scales = [], []
     for i, s in enumerate(samples):
@@ -194,7 +181,8 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
             "samples": samples, "scales": scales, "det_result": det.pop("_result")}
 
 
-def file_digest_bytes(array: np.ndarray) -> str:
+def array_digest(array: np.ndarray) -> str:
+    """SHA-256 (16 hex digits) of an array's bytes."""
     import hashlib
 
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
@@ -256,11 +244,7 @@ def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, t
 # --------------------------------------------------------------------------- whole experiment
 def run_detection_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progress: bool = True) -> dict:
     """Run every split of a detection configuration; write ``runs/<name>/``; return the summary."""
-    from .classification import _versions
-
-    root = Path(data_dir or cfg.data.path)
-    if not data_dir and not root.is_absolute() and cfg.source_path:
-        root = Path(cfg.source_path).parent / root
+    root = data_root(cfg, data_dir)
     if (root / "boxes.csv").is_file():
         dataset = BoxedImageDataset(root / "boxes.csv", root / "images", classes=cfg.data.classes or None)
     elif (root / "Annotations").is_dir():
@@ -269,28 +253,29 @@ def run_detection_experiment(cfg: ExperimentConfig, data_dir=None, *, output=Non
         raise InputError("expected a folder holding boxes.csv and images/, or a PASCAL-VOC folder with "
                          "Annotations/ and JPEGImages/ (nothing is downloaded)", path=root)
     out_dir = Path(output or cfg.run.output) / cfg.name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache = ContentCache(cfg.run.cache)
-    started = time.perf_counter()
-    splits, last = [], None
-    for seed in cfg.data.seeds:
-        split = dataset.split(cfg.data.n_train, cfg.data.n_test or None, int(seed))
-        last = run_detection_split(cfg, dataset, split, cache, out_dir, progress)
-        splits.append(last["summary"])
-    det_map = np.array([s["det"]["mean_ap"] for s in splits])
-    loc_err = np.array([s["loc"]["top_k_error"] for s in splits])
-    summary = {"name": cfg.name, "task": "detection", "description": cfg.description,
-               "published": cfg.to_dict()["published"], "classes": list(dataset.classes),
-               "mean_ap_mean": float(det_map.mean()), "mean_ap_std": float(det_map.std()),
-               "loc_top_k_error_mean": loc_err.mean(axis=0).tolist(),
-               "loc_top_k_error_std": loc_err.std(axis=0).tolist(),
-               "proposals_mean": _mean_quality([s["proposals"] for s in splits]),
-               "splits": splits, "seconds": round(time.perf_counter() - started, 1), "versions": _versions()}
-    from ..reports.detection import write_detection_report
+    with output_lock(out_dir):
+        cache = ContentCache(cfg.run.cache)
+        started = time.perf_counter()
+        splits, last = [], None
+        for seed in cfg.data.seeds:
+            split = dataset.split(cfg.data.n_train, cfg.data.n_test or None, int(seed))
+            last = run_detection_split(cfg, dataset, split, cache, out_dir, progress)
+            splits.append(last["summary"])
+        det_map = np.array([s["det"]["mean_ap"] for s in splits])
+        loc_err = np.array([s["loc"]["top_k_error"] for s in splits])
+        summary = {"name": cfg.name, "task": "detection", "description": cfg.description,
+                   "published": cfg.to_dict()["published"], "classes": list(dataset.classes),
+                   "mean_ap_mean": float(det_map.mean()), "mean_ap_std": float(det_map.std()),
+                   "loc_top_k_error_mean": loc_err.mean(axis=0).tolist(),
+                   "loc_top_k_error_std": loc_err.std(axis=0).tolist(),
+                   "proposals_mean": _mean_quality([s["proposals"] for s in splits]),
+                   "splits": splits, "seconds": round(time.perf_counter() - started, 1),
+                   "versions": library_versions()}
+        from ..reports.detection import write_detection_report
 
-    write_detection_report(cfg, dataset, summary, last, out_dir)
-    (out_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list) + "\n")
+        write_detection_report(cfg, dataset, summary, last, out_dir)
+        (out_dir / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+        (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list) + "\n")
     return summary
 
 
@@ -338,8 +323,6 @@ def load_detector(run_dir, split: int | None = None):
     d = cfg.detection
     detector = RegionDetector(layout=d.layout, nms_overlap=d.nms_overlap, max_detections=d.max_detections)
     detector.coef_, detector.intercept_ = coef, intercept
-    from .classification import extractor_of
-
     extractor = extractor_of(cfg)
     pconf = _proposal_config(cfg)
 

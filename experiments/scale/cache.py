@@ -2,7 +2,8 @@
 
 Entries live in ``<root>/<namespace>/<key[:2]>/<key>.npz``.  Keys combine the SHA-256 of
 the input file's bytes (never its path: renaming or moving images keeps the cache
-valid, editing one invalidates it) with a hash of the settings that produced the entry.
+valid, editing one invalidates it) with a hash of the settings that produced the entry and
+:func:`code_version` of the code that computed it.
 Writes go to a temporary file in the same folder and are renamed into place, so that a
 killed process never leaves a partial entry that would be read as valid; an unreadable
 entry is treated as missing and recomputed.
@@ -10,9 +11,12 @@ entry is treated as missing and recomputed.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import os
 import tempfile
+import zipfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +25,20 @@ import numpy as np
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it into place."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(path)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:              # disk full, quota, permissions: name the file being written
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(path)) from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -35,14 +46,24 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 
 def npz_bytes(**arrays) -> bytes:
-    """The bytes of an uncompressed ``.npz`` file holding ``arrays``."""
+    """The bytes of an uncompressed ``.npz`` file holding ``arrays`` (readable by ``np.load``).
+
+    Deterministic: the same arrays give the same bytes (``np.savez`` stamps each member
+    with the current time; here every member carries the same fixed date).
+    """
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
     return buf.getvalue()
 
 
 def file_digest(path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes (a path, or an object with ``read_bytes()``: an archive member)."""
+    if not isinstance(path, (str, os.PathLike)) and callable(getattr(path, "read_bytes", None)):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     h = hashlib.sha256()
     with open(path, "rb") as handle:
         while True:
@@ -51,6 +72,26 @@ def file_digest(path, chunk: int = 1 << 20) -> str:
                 break
             h.update(block)
     return h.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def code_version(*modules: str) -> str:
+    """SHA-256 (16 hex digits) of the source files of ``modules`` (packages: every ``.py``
+    file in them): part of every cache key, so that entries computed by other code are not
+    reused after the code that produced them changes."""
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"code_version: no module {name!r}")
+        if spec.submodule_search_locations:
+            files = sorted(p for loc in spec.submodule_search_locations for p in Path(loc).rglob("*.py"))
+        else:
+            files = [Path(spec.origin)]
+        for path in files:
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 class ContentCache:
@@ -69,7 +110,7 @@ class ContentCache:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
-        except Exception:  # a damaged entry is recomputed
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # a damaged entry is recomputed
             return None
 
     def put(self, namespace: str, key: str, **arrays) -> None:

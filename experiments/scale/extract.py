@@ -1,11 +1,14 @@
-"""Stream per-image signatures into a :class:`~experiments.store.FeatureStore`, resumably.
+"""Stream per-image signatures into a :class:`~experiments.scale.store.FeatureStore`, resumably.
 
-``encode_into_store`` hashes every image (the content key), skips those the store already
-holds, runs the rest through :func:`experiments.parallel.map_images` (local processes or a
-Dask cluster) and appends results to the store as they arrive, a shard at a time.  A run
-killed at any point loses at most the unflushed shard; the next run computes exactly the
-images that are not in a listed shard.  Images that fail are recorded in the manifest
-with their error and retried by the next run.
+``encode_into_store`` hashes every image (the content key), plans the store's shards
+(every shard a seeded random sample of the images, see :mod:`experiments.scale.store`),
+skips the images the store already holds, runs the rest through
+:func:`experiments.scale.parallel.map_images` (local processes or a Dask cluster) in the
+store's order, and writes each shard as soon as its images are done.  A run killed at
+any point loses at most the unwritten rows; the next run computes exactly the images that
+are not stored, and the finished store is the same, byte for byte, however often it was
+interrupted and whichever backend computed it.  Images that fail are recorded in the
+manifest with their error and retried by the next run.
 """
 from __future__ import annotations
 
@@ -22,9 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def signature_job(pipeline, path):
-    """Worker job: one image's signature as float32, or an error message."""
-    code, error = pipeline.encode(path)
-    return (None, error) if code is None else (np.asarray(code, np.float32), None)
+    """Worker job: one image's signature as float32 (raises for a bad image)."""
+    return np.asarray(pipeline.encode(path), np.float32)
 
 
 def encode_into_store(store: FeatureStore, samples, job, args_of, execution: Execution = Execution(), *,
@@ -37,13 +39,14 @@ def encode_into_store(store: FeatureStore, samples, job, args_of, execution: Exe
     samples : sequence
         Objects with ``path`` and ``label``.
     job : callable
-        Picklable ``job(*args) -> (vector, None) | (None, error)``.
+        Picklable ``job(*args) -> vector`` (raising for a bad image, see
+        :mod:`experiments.scale.parallel`).
     args_of : callable
         ``args_of(sample) -> tuple`` of the job's arguments.
     execution : Execution
     keys : sequence of str, optional
-        The samples' content keys (:func:`experiments.cache.file_digest`), when the caller
-        has already hashed the files.
+        The samples' content keys (:func:`experiments.scale.cache.file_digest`), when the
+        caller has already hashed the files.
 
     Returns
     -------
@@ -53,12 +56,14 @@ def encode_into_store(store: FeatureStore, samples, job, args_of, execution: Exe
     """
     start = time.perf_counter()
     keys = [file_digest(s.path) for s in samples] if keys is None else list(keys)
+    store.plan(keys)
     done = store.done_keys()
     first_of = {}
     for i, key in enumerate(keys):
         if key not in done:
             first_of.setdefault(key, i)          # identical files are computed once
     todo = sorted(first_of.values())
+    todo = [todo[j] for j in store.order([keys[i] for i in todo])]
     computed = failed = 0
     args = [args_of(s) for s in samples]
     try:

@@ -2,11 +2,18 @@
 
 ``map_images(job, args_list, execution=...)`` runs ``job(*args)`` for every item and
 yields ``(index, value, error)`` as results arrive (any order).  Items travel in batches
-(``batch_size`` per task) so that per-task overhead stays small on a cluster, and at most
-``max_in_flight`` batches are dispatched ahead of the results consumed, so that memory
-stays bounded whatever the number of images.  A job reports a failed image by returning
-``(None, message)``; an exception inside a job is caught and reported the same way, so
-one bad image never stops the run.
+(``batch_size`` per task) in the order given, so that per-task overhead stays small on a
+cluster, and at most ``max_in_flight`` batches are dispatched ahead of the results
+consumed, so that memory stays bounded whatever the number of images.
+
+Failure policy
+--------------
+A job returns its value, or raises.  Exactly two kinds of exception mean "this image is
+bad: record it and go on" (:data:`PER_IMAGE_ERRORS`): :class:`features.image_io.ImageReadError`
+(a missing, unreadable or undecodable file) and :class:`ilsvrc.errors.InputError` (an
+input the code declares malformed, such as an annotation box off its image); they come
+back as ``(index, None, message)``.  Anything else is a programming error: it stops the
+run with its traceback.
 
 Backends
 --------
@@ -16,17 +23,26 @@ Backends
              ``LocalCluster`` of ``n_jobs`` single-threaded worker processes on this machine.
 
 Every job runs with BLAS and OpenMP limited to one thread, so that results are
-bit-identical whichever backend and however many workers compute them.
+bit-identical whichever backend and however many workers compute them.  A local worker
+whose parent process has died (killed with SIGKILL, say) exits within a second instead of
+living on as an orphan.
 """
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from features.image_io import ImageReadError
+from ilsvrc.errors import InputError
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("local", "dask")
+PER_IMAGE_ERRORS = (ImageReadError, InputError)
+"""Exceptions that mark one image as failed (recorded, skipped); any other stops the run."""
 
 
 @dataclass(frozen=True)
@@ -59,17 +75,48 @@ class Execution:
             raise ValueError("n_jobs and batch_size must be >= 1, max_in_flight >= 0")
 
 
-def _run_batch(job, batch):
+_WATCHDOG = {"pid": None}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _exit_with_driver(driver: int) -> None:
+    """In a worker process: exit as soon as the driver process (or this worker's parent) is gone."""
+    if not driver or driver == os.getpid() or _WATCHDOG["pid"] == os.getpid():
+        return
+    _WATCHDOG["pid"] = os.getpid()
+    parent = os.getppid()
+
+    def watch():
+        import time
+
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent or not _alive(driver):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _run_batch(job, batch, driver: int = 0):
     from threadpoolctl import threadpool_limits
 
+    _exit_with_driver(driver)
     out = []
     with threadpool_limits(1):
         for index, args in batch:
             try:
-                value, error = job(*args)
-            except Exception as exc:  # noqa: BLE001 - one image must not stop the run
-                value, error = None, f"{type(exc).__name__}: {exc}"
-            out.append((index, value, error))
+                out.append((index, job(*args), None))
+            except PER_IMAGE_ERRORS as exc:
+                out.append((index, None, str(exc)))
     return out
 
 
@@ -101,11 +148,11 @@ def map_images(job, args_list, execution: Execution = Execution(), *, indices=No
     Parameters
     ----------
     job : callable
-        Picklable; returns ``(value, None)`` or ``(None, error message)``.
+        Picklable; returns the item's value, or raises (see the failure policy above).
     args_list : sequence of tuple
     execution : Execution
     indices : sequence of int, optional
-        Which items to run (default: all).
+        Which items to run, in this order (default: all, in order).
     progress : bool
         Show a tqdm bar over images.
     """
@@ -118,10 +165,11 @@ def map_images(job, args_list, execution: Execution = Execution(), *, indices=No
     bs = execution.batch_size
     batches = [[(i, args_list[i]) for i in todo[s:s + bs]] for s in range(0, len(todo), bs)]
     ahead = execution.max_in_flight or 4 * execution.n_jobs
-    bar = tqdm(total=len(todo), desc=desc, disable=not progress, leave=False)
-    tasks = (delayed(_run_batch)(job, b) for b in batches)
+    bar = tqdm(total=len(todo), desc=desc, disable=not progress, leave=False, unit="img")
+    local = execution.backend == "local"
+    tasks = (delayed(_run_batch)(job, b, os.getpid() if local else 0) for b in batches)
     try:
-        if execution.backend == "dask":
+        if not local:
             with _dask_client(execution), parallel_config(backend="dask"):
                 runner = Parallel(n_jobs=-1, return_as="generator_unordered", pre_dispatch=ahead)
                 for results in runner(tasks):

@@ -22,20 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..reports.classification import _pyplot
+from ..reports.plotting import colormap, save_figure, subplots
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "caltech101_demo"
 
 TEACHING = {"step": 4, "bin_size": 8, "max_side": 300, "n_words": 200, "layout": "1x1+2x2", "n_components": 32,
             "train_per_class": 15, "samples_per_image": 800, "C": 10.0, "seed": 0}
-
-
-def _save(fig, path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    _pyplot().close(fig)
-    return str(path)
 
 
 def _gray_image(path, max_side: int | None = TEACHING["max_side"]):
@@ -51,13 +44,12 @@ def explain_gradients(image_path, out_dir) -> dict:
     """Gradient magnitude, orientation, and the 8 orientation planes dense SIFT bins."""
     from features.dsift import orientation_planes
 
-    plt = _pyplot()
     rgb, gray = _gray_image(image_path)
     gy, gx = np.gradient(gray.astype(np.float64))
     magnitude = np.hypot(gx, gy)
     angle = np.mod(np.arctan2(gy, gx), 2 * np.pi)
     planes = orientation_planes(gray.astype(np.float32), 8)
-    fig, axes = plt.subplots(2, 6, figsize=(18, 6.4))
+    fig, axes = subplots(2, 6, figsize=(18, 6.4))
     axes[0, 0].imshow(rgb)
     axes[0, 0].set_title("image")
     im = axes[0, 1].imshow(magnitude, cmap="magma")
@@ -77,7 +69,7 @@ def explain_gradients(image_path, out_dir) -> dict:
         ax.set_ylabel("y (pixels)")
     fig.suptitle("Step 1 of SIFT: gradients, split by orientation into 8 planes (linear interpolation between planes)")
     fig.tight_layout()
-    path = _save(fig, Path(out_dir) / "gradients.png")
+    path = save_figure(fig, Path(out_dir) / "gradients.png")
     return {"files": [path], "magnitude": magnitude, "planes": planes}
 
 
@@ -94,8 +86,7 @@ def explain_sift(image_path, out_dir) -> dict:
                                   f"{len(frames)} descriptors of 128 numbers")
     i = int(order[0])
     glyph = descriptor_glyph(desc[i])
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = subplots(1, 2, figsize=(11, 4.4))
     from matplotlib.collections import LineCollection
 
     axes[0].add_collection(LineCollection(glyph, colors="red", linewidths=2))
@@ -108,7 +99,7 @@ def explain_sift(image_path, out_dir) -> dict:
     axes[1].set(xlabel="element t + 8 (bx + 4 by)", ylabel="value (unit L2 norm, clamped at 0.2)",
                 title="the same descriptor as a vector")
     fig.tight_layout()
-    path2 = _save(fig, Path(out_dir) / "descriptor.png")
+    path2 = save_figure(fig, Path(out_dir) / "descriptor.png")
     return {"files": [path, path2], "frames": frames, "descriptors": desc, "index": i, "glyph": glyph}
 
 
@@ -116,12 +107,11 @@ def explain_phow(image_path, out_dir) -> dict:
     """PHOW: the same centres described at bin sizes 4, 6, 8, 10 on increasingly smoothed images."""
     from features.dsift import smooth_gaussian
 
-    plt = _pyplot()
     rgb, gray = _gray_image(image_path)
     sizes, magnif = (4, 6, 8, 10), 6.0
     h, w = gray.shape
     cx, cy = w // 2, h // 2
-    fig, axes = plt.subplots(1, len(sizes) + 1, figsize=(4 * (len(sizes) + 1), 4))
+    fig, axes = subplots(1, len(sizes) + 1, figsize=(4 * (len(sizes) + 1), 4))
     axes[0].imshow(gray, cmap="gray")
     colors = ["tab:red", "tab:orange", "tab:green", "tab:blue"]
     for s, c in zip(sizes, colors):
@@ -133,7 +123,7 @@ def explain_phow(image_path, out_dir) -> dict:
         ax.add_patch(_rect(cx - 2 * s, cy - 2 * s, 4 * s, 4 * s, c))
         ax.set(title=f"bin {s}: smoothed with sigma = {s}/{magnif:g}", xlabel="x (pixels)", ylabel="y (pixels)")
     fig.tight_layout()
-    return {"files": [_save(fig, Path(out_dir) / "phow_scales.png")], "sizes": sizes}
+    return {"files": [save_figure(fig, Path(out_dir) / "phow_scales.png")], "sizes": sizes}
 
 
 def _rect(x, y, w, h, color):
@@ -244,7 +234,6 @@ def explain_words(image_path, out_dir, model: TeachingModel | None = None) -> di
     from features.codebook import assign_nearest
     from features.encoding import pyramid_cells
 
-    plt = _pyplot()
     model = model or teaching_model()
     rgb, gray = _gray_image(image_path)
     frames, desc = _dense(image_path)
@@ -252,8 +241,8 @@ def explain_words(image_path, out_dir, model: TeachingModel | None = None) -> di
     k = len(model.vocabulary)
     files = []
     # word map
-    colors = plt.get_cmap("tab20")(np.arange(k) % 20)[:, :3] * (0.55 + 0.45 * (np.arange(k) // 20 % 2))[:, None]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    colors = colormap("tab20")(np.arange(k) % 20)[:, :3] * (0.55 + 0.45 * (np.arange(k) // 20 % 2))[:, None]
+    fig, axes = subplots(1, 2, figsize=(12, 5))
     axes[0].imshow(rgb)
     axes[0].set(title="image", xlabel="x (pixels)", ylabel="y (pixels)")
     axes[1].imshow(rgb, alpha=0.35)
@@ -261,12 +250,12 @@ def explain_words(image_path, out_dir, model: TeachingModel | None = None) -> di
     axes[1].set(title=f"each patch coloured by its visual word ({k} words, {len(np.unique(words))} used here)",
                 xlabel="x (pixels)", ylabel="y (pixels)")
     fig.tight_layout()
-    files.append(_save(fig, Path(out_dir) / "word_map.png"))
+    files.append(save_figure(fig, Path(out_dir) / "word_map.png"))
     # patches of the most frequent words
     counts = np.bincount(words, minlength=k)
     top = np.argsort(-counts, kind="stable")[:6]
     half = 2 * TEACHING["bin_size"]
-    fig, axes = plt.subplots(len(top), 6, figsize=(9, 1.6 * len(top)))
+    fig, axes = subplots(len(top), 6, figsize=(9, 1.6 * len(top)))
     for r, word in enumerate(top):
         members = np.flatnonzero(words == word)[:6]
         for c in range(6):
@@ -280,10 +269,10 @@ def explain_words(image_path, out_dir, model: TeachingModel | None = None) -> di
                 ax.set_ylabel(f"word {word}\n({counts[word]} patches)", fontsize=8)
     fig.suptitle("patches of the six most frequent words in this image (16 x 16 pixels each)")
     fig.tight_layout()
-    files.append(_save(fig, Path(out_dir) / "word_patches.png"))
+    files.append(save_figure(fig, Path(out_dir) / "word_patches.png"))
     # histograms of the pyramid cells
     cells = pyramid_cells(frames, gray.shape, TEACHING["layout"])
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
+    fig, axes = subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
     axes[0].imshow(rgb)
     h, w = gray.shape
     axes[0].axvline(w / 2, color="yellow")
@@ -297,7 +286,7 @@ def explain_words(image_path, out_dir, model: TeachingModel | None = None) -> di
     axes[2].set(title="2x2 cells, concatenated", xlabel="cell x 200 + visual word", ylabel="patches")
     axes[2].legend(fontsize=8)
     fig.tight_layout()
-    files.append(_save(fig, Path(out_dir) / "bow_pyramid.png"))
+    files.append(save_figure(fig, Path(out_dir) / "bow_pyramid.png"))
     return {"files": files, "words": words, "counts": counts}
 
 
@@ -306,7 +295,6 @@ def explain_fisher(image_path, out_dir, model: TeachingModel | None = None) -> d
     from features.codebook import posteriors
     from features.encoding import fisher_vector
 
-    plt = _pyplot()
     model = model or teaching_model()
     _, desc = _dense(image_path)
     k, d = model.gmm_means.shape
@@ -314,7 +302,7 @@ def explain_fisher(image_path, out_dir, model: TeachingModel | None = None) -> d
     u, v = fv[: k * d].reshape(k, d), fv[k * d:].reshape(k, d)
     energy = (u.astype(np.float64) ** 2).sum(axis=1) + (v.astype(np.float64) ** 2).sum(axis=1)
     mass = posteriors(desc, model.gmm_means, model.gmm_covariances, model.gmm_priors).sum(axis=0) / len(desc)
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = subplots(figsize=(10, 4))
     idx = np.arange(k)
     ax.bar(idx - 0.2, energy, width=0.4, label="FV energy ||u_k||^2 + ||v_k||^2 (sums to 1)")
     ax.bar(idx + 0.2, mass, width=0.4, label="share of patches (mean posterior)")
@@ -322,12 +310,11 @@ def explain_fisher(image_path, out_dir, model: TeachingModel | None = None) -> d
                                                         "where the signature's energy lies")
     ax.legend()
     fig.tight_layout()
-    return {"files": [_save(fig, Path(out_dir) / "fisher_energy.png")], "energy": energy, "mass": mass}
+    return {"files": [save_figure(fig, Path(out_dir) / "fisher_energy.png")], "energy": energy, "mass": mass}
 
 
 def explain_evidence(image_path, out_dir, model: TeachingModel | None = None) -> dict:
     """Top-5 classes with scores, and each patch's contribution to the winner's score."""
-    plt = _pyplot()
     model = model or teaching_model()
     rgb, gray = _gray_image(image_path)
     frames, desc = _dense(image_path)
@@ -335,7 +322,7 @@ def explain_evidence(image_path, out_dir, model: TeachingModel | None = None) ->
     scores = model.coef @ sig + model.intercept
     top = np.argsort(-scores, kind="stable")[:5]
     evidence = patch_evidence(frames, desc, model, gray.shape, int(top[0]))
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    fig, axes = subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.3, 1]})
     lim = float(np.abs(evidence).max()) or 1.0
     axes[0].imshow(rgb, alpha=0.4)
     sc = axes[0].scatter(frames[:, 0], frames[:, 1], c=evidence, cmap="coolwarm", vmin=-lim, vmax=lim, s=10,
@@ -347,7 +334,7 @@ def explain_evidence(image_path, out_dir, model: TeachingModel | None = None) ->
     axes[1].set_yticks(range(5)[::-1], [model.classes[i] for i in top])
     axes[1].set(xlabel="linear SVM score", title="top-5 guesses (an ILSVRC submission line)")
     fig.tight_layout()
-    return {"files": [_save(fig, Path(out_dir) / "evidence.png")], "evidence": evidence, "scores": scores,
+    return {"files": [save_figure(fig, Path(out_dir) / "evidence.png")], "evidence": evidence, "scores": scores,
             "top5": top, "bias": float(model.intercept[top[0]])}
 
 
@@ -380,7 +367,6 @@ def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 2
 
     from ..reports.detection import plot_proposals
 
-    plt = _pyplot()
     from features.image_io import load_image
 
     rgb = as_rgb_image(load_image(image_path))
@@ -389,7 +375,7 @@ def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 2
     labels = graph_segmentation(convert_color(rgb, "hsv"), config.ks[0], sigma=config.sigma)
     n = hierarchy.n_initial
     levels = [0, int(0.7 * (n - 1)), int(0.9 * (n - 1)), int(0.97 * (n - 1))]
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.2))
+    fig, axes = subplots(1, 4, figsize=(17, 4.2))
     rng = np.random.default_rng(0)
     palette = rng.random((2 * n, 3))
     for ax, m in zip(axes, levels):
@@ -399,7 +385,7 @@ def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 2
     fig.suptitle("hierarchical grouping (HSV, k = 100, colour + texture + size + fill): "
                  "every region on the way is a proposal")
     fig.tight_layout()
-    files = [_save(fig, Path(out_dir) / "hierarchy.png")]
+    files = [save_figure(fig, Path(out_dir) / "hierarchy.png")]
     boxes = selective_search(rgb, mode)
     path = Path(out_dir) / "top_proposals.png"
     plot_proposals(rgb, boxes, np.zeros((0, 4)), path, n=n_top,
@@ -433,8 +419,7 @@ def explain_ap(out_dir, run_dir=ROOT / "runs" / "demo_detection", split: int | N
     from ..runners.detection import rescore_split
 
     result, classes = rescore_split(run_dir, split)
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(classes), figsize=(5 * len(classes), 4.2), squeeze=False)
+    fig, axes = subplots(1, len(classes), figsize=(5 * len(classes), 4.2), squeeze=False)
     aps = []
     for c, ax in enumerate(axes[0]):
         rec, prec = np.nan_to_num(result.recall[c]), np.nan_to_num(result.precision[c])
@@ -448,7 +433,7 @@ def explain_ap(out_dir, run_dir=ROOT / "runs" / "demo_detection", split: int | N
         ax.legend(loc="lower left", fontsize=8)
     fig.suptitle("AP: area under the precision envelope (precision made monotone from the right)")
     fig.tight_layout()
-    return {"files": [_save(fig, Path(out_dir) / "ap_area.png")], "ap": np.array(aps), "result_ap": result.ap}
+    return {"files": [save_figure(fig, Path(out_dir) / "ap_area.png")], "ap": np.array(aps), "result_ap": result.ap}
 
 
 EXPLAINERS = {"gradients": explain_gradients, "sift": explain_sift, "phow": explain_phow, "words": explain_words,

@@ -156,6 +156,8 @@ class FisherVectorEncoder(_PyramidEncoder):
         GMM training on a seeded descriptor sample.
     dtype : {"float32", "float64"}
         Arithmetic of the encoding.
+    verbose : bool
+        Log each EM iteration (see :func:`features.codebook.fit_gmm`).
 
     Attributes
     ----------
@@ -165,7 +167,7 @@ class FisherVectorEncoder(_PyramidEncoder):
     """
 
     def __init__(self, *, n_components=256, layout="1x1", max_descriptors=200_000, em_iter=20, kmeans_iter=10,
-                 covariance_floor=1e-4, dtype="float32", random_state=0):
+                 covariance_floor=1e-4, dtype="float32", verbose=False, random_state=0):
         self.n_components = n_components
         self.layout = layout
         self.max_descriptors = max_descriptors
@@ -173,6 +175,7 @@ class FisherVectorEncoder(_PyramidEncoder):
         self.kmeans_iter = kmeans_iter
         self.covariance_floor = covariance_floor
         self.dtype = dtype
+        self.verbose = verbose
         self.random_state = random_state
 
     def fit(self, X, y=None):
@@ -181,7 +184,8 @@ class FisherVectorEncoder(_PyramidEncoder):
             raise ValueError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}")
         sample = _sample_descriptors(X, self.max_descriptors, self.random_state).astype(np.float32)
         gmm = fit_gmm(sample, self.n_components, max_iter=self.em_iter, kmeans_iter=self.kmeans_iter,
-                      covariance_floor=self.covariance_floor, random_state=self.random_state)
+                      covariance_floor=self.covariance_floor, verbose=self.verbose,
+                      random_state=self.random_state)
         self.means_, self.covariances_, self.priors_ = gmm.means, gmm.covariances, gmm.priors
         self.log_likelihood_ = gmm.log_likelihood
         return self
