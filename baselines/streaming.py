@@ -18,7 +18,7 @@ with ``rho_ic = positive_weight`` for positives and 1 for negatives (``"balanced
 of every class weigh the same; ``n_classes - 1`` when the counts are not given).  Only the
 classes given to ``fit`` exist for the model: a label space of 1,000 classes of which 200
 have training images costs, and weighs, as 200 classes.
-Mini-batch SGD with the Pegasos step ``eta_t = 1 / (alpha (t + t0))``: for a batch B::
+Mini-batch SGD with the Pegasos step ``eta_t = 1 / (alpha (t + t0))`` (``t0 = 10 / alpha`` by default): for a batch B::
 
     G = X_B^T (rho * y * [margin < 1]) / |B|          (D, C): one matrix product
     W <- (1 - eta alpha) W + eta G ;  b <- b + eta * column sums / |B|
@@ -63,10 +63,16 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
     epochs : int
     batch_size : int
     positive_weight : float or "balanced"
-    t0 : float
-        Step offset: ``eta_t = 1 / (alpha (t + t0))``.
+    t0 : float or None
+        Step offset: ``eta_t = 1 / (alpha (t + t0))``; None: ``10 / alpha``, so that the first
+        steps are 0.1 long (signatures have unit norm) and the step shrinks as ``1 / t`` once
+        ``t`` passes ``t0`` (a larger first step oscillates and the average converges slowly).
     average : bool
         Return the averaged iterate.
+    average_from : int
+        Average the iterates from this epoch on (0: from the first step); the first epoch's
+        iterates, far from the optimum, would slow the average down (a single-epoch run
+        averages its whole epoch).
     mix : int
         Shards read (and shuffled) together.
     verbose : bool
@@ -86,14 +92,15 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, *, alpha: float = 1e-4, epochs: int = 5, batch_size: int = 64, positive_weight="balanced",
-                 t0: float = 100.0, average: bool = True, mix: int = 2, verbose: bool = False,
-                 random_state: int = 0):
+                 t0: float | None = None, average: bool = True, average_from: int = 1, mix: int = 2,
+                 verbose: bool = False, random_state: int = 0):
         self.alpha = alpha
         self.epochs = epochs
         self.batch_size = batch_size
         self.positive_weight = positive_weight
         self.t0 = t0
         self.average = average
+        self.average_from = average_from
         self.mix = mix
         self.verbose = verbose
         self.random_state = random_state
@@ -136,6 +143,7 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         w = b = w_sum = b_sum = None
         t = 0
         n_avg = 0
+        avg_start = min(int(self.average_from), self.epochs - 1)
         carry_x, carry_y = None, None
         mix = max(1, int(self.mix))
         self.history_ = []
@@ -164,7 +172,7 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
                     loss_sum += self._step(w, b, x[start:start + self.batch_size], y[start:start + self.batch_size],
                                            index, t)
                     loss_n += 1
-                    if self.average:
+                    if self.average and epoch >= avg_start:
                         w_sum += w
                         b_sum += b
                         n_avg += 1
@@ -175,7 +183,7 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         if carry_x is not None and len(carry_x):
             t += 1
             self._step(w, b, carry_x, carry_y, index, t)
-            if self.average:
+            if self.average and n_avg:
                 w_sum += w
                 b_sum += b
                 n_avg += 1
@@ -210,7 +218,8 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
 
     def _step(self, w, b, xb, yb, index, t) -> float:
         """One mini-batch step; returns the batch's mean weighted hinge loss before it."""
-        eta = np.float32(1.0 / (self.alpha * (t + self.t0)))
+        t0 = 10.0 / self.alpha if self.t0 is None else self.t0
+        eta = np.float32(1.0 / (self.alpha * (t + t0)))
         n_classes = w.shape[1]
         signs = -np.ones((len(xb), n_classes), np.float32)
         cols = np.array([index.get(v, -1) for v in yb.tolist()])

@@ -56,3 +56,11 @@ def main(store_root: str, delay: float, *paths, shard_size: int = 2) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[2], float(sys.argv[3]), *sys.argv[4:], shard_size=int(sys.argv[1]))
+
+
+def synthetic_signature(label: int, index: int, dim: int = 128, noise: float = 3.0):
+    """A class-separable synthetic signature: the class's seeded mean plus seeded noise, with
+    unit L2 norm (as Fisher vectors and normalised histograms have)."""
+    mean = np.random.default_rng([7, label]).standard_normal(dim)
+    v = mean + noise * np.random.default_rng([7, label, index]).standard_normal(dim)
+    return (v / np.linalg.norm(v)).astype(np.float32)
