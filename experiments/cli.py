@@ -138,21 +138,58 @@ def threading_is_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+class Stopped(KeyboardInterrupt):
+    """A polite stop request (SIGTERM, as schedulers and clusters send)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
 def _terminate_gracefully(signum, frame):
-    """SIGTERM (a scheduler's or cluster's stop) unwinds like Ctrl-C, so that stores flush."""
-    raise KeyboardInterrupt(f"signal {signum}")
+    """SIGTERM unwinds like Ctrl-C, so that stores flush and caches stay whole."""
+    from .scale.parallel import mark_aborted
+
+    mark_aborted()
+    raise Stopped(signum)
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C: as Python's own handler, after noting that the worker pool is being abandoned."""
+    from .scale.parallel import mark_aborted
+
+    mark_aborted()
+    raise KeyboardInterrupt
 
 
 def main(argv=None) -> int:
+    import logging
     import signal
 
-    previous = signal.signal(signal.SIGTERM, _terminate_gracefully) if threading_is_main() else None
+    main_thread = threading_is_main()
+    previous = signal.signal(signal.SIGTERM, _terminate_gracefully) if main_thread else None
+    previous_int = signal.signal(signal.SIGINT, _interrupt) if main_thread else None
     try:
         ilsvrc_cli.configure_logging()
-        return ilsvrc_cli.run(build_parser().parse_args(argv))
+        args = build_parser().parse_args(argv)
+        if getattr(args, "command", "") in ("run", "explain"):
+            for name in ("experiments", "baselines", "features", "ilsvrc.datasets"):
+                logging.getLogger(name).setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+        return ilsvrc_cli.run(args)
+    except KeyboardInterrupt as exc:
+        from .scale.parallel import abort_workers
+
+        abort_workers()
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        what = "stopped (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+        print(f"\n{what}: finished work is kept (the cache, the feature stores, finished runs); run the same command "
+              "again to resume", file=sys.stderr)
+        return 128 + int(signum)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":

@@ -185,3 +185,127 @@ def test_validation_images_of_classes_outside_the_run_count_as_errors(layouts, t
     errors = json.loads((out / "metrics.json").read_text())["variants"][0]["splits"][0]["top_k_error"]
     # the 30 images of the other classes are errors at every k, as the official evaluator counts them
     assert errors[4] >= 0.5 and errors[4] == pytest.approx(np.mean(~(guesses == truth[:, None]).any(axis=1)))
+
+
+STORED = QUICK.replace("train_per_class = 12", "train_per_class = 5\nval_images = 24").replace(
+    "n_jobs = 1", 'n_jobs = 2\nbatch_size = 2\nstore = "float16"\nshard_size = 6').replace(
+    "[classifier]\n", "[classifier]\nepochs = 4\nvalidation_images = 8\n")
+
+
+def _store_files(store_dir) -> dict:
+    return {p.relative_to(store_dir).as_posix(): p.read_bytes() for p in sorted(store_dir.rglob("*")) if p.is_file()}
+
+
+def _run_store_backed(root, tmp_path, tag: str, extra=()):
+    work = tmp_path / tag
+    cfg = work / "imagenet_tiny.toml"
+    work.mkdir()
+    cfg.write_text(STORED + f'cache = "{work / "cache"}"\nstore_dir = "{work / "store"}"\n')
+    argv = ["run", str(cfg), "--data", str(root), "--output", str(work / "runs"), "--quiet", *extra]
+    return work, cfg, argv
+
+
+def test_store_and_submission_are_the_same_whatever_the_backend_or_interruptions(layouts, tmp_path):
+    """Local processes, a Dask LocalCluster, and runs killed (SIGKILL) or interrupted (SIGINT)
+    midway and resumed give the same store files, byte for byte, and the same submission."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, _ = layouts["tar"]
+    results = {}
+    for tag, extra in (("local", ()), ("dask", ("--scheduler", "local"))):
+        work, _, argv = _run_store_backed(root, tmp_path, tag, extra)
+        assert main(argv) == 0
+        results[tag] = (_store_files(work / "store"),
+                        (work / "runs" / "imagenet_tiny" / "split_0" / "submission.txt").read_bytes())
+    for tag, sig in (("killed", signal.SIGKILL), ("interrupted", signal.SIGINT)):
+        work, _, argv = _run_store_backed(root, tmp_path, tag)
+        child = subprocess.Popen([sys.executable, "-m", "experiments.cli", *argv], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.time() + 120
+        while time.time() < deadline and child.poll() is None:
+            manifests = list((work / "store").glob("*/manifest.json"))
+            if any(json.loads(m.read_text())["shards"] for m in manifests if m.stat().st_size):
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, "the run ended before it could be interrupted"
+        child.send_signal(sig)
+        _, err = child.communicate(timeout=60)
+        if sig == signal.SIGINT:
+            assert child.returncode == 130
+            assert b"Traceback" not in err and b"interrupted" in err and b"run the same command again" in err
+        assert main(argv) == 0                                  # resume
+        results[tag] = (_store_files(work / "store"),
+                        (work / "runs" / "imagenet_tiny" / "split_0" / "submission.txt").read_bytes())
+    reference_store, reference_submission = results["local"]
+    assert len([n for n in reference_store if "/shard-" in n]) >= 4
+    for tag, (store, submission) in results.items():
+        assert store == reference_store, tag
+        assert submission == reference_submission, tag
+
+
+def _descendants(pid: int) -> set:
+    """Every process whose parent chain reaches ``pid`` (from /proc)."""
+    from pathlib import Path
+
+    parent = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(stat.parent.name)] = int(fields[1])
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parent.items() if pp in frontier} - out
+        out |= frontier
+    return out
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc to find the worker processes")
+def test_workers_do_not_outlive_a_killed_driver(layouts, tmp_path):
+    """SIGKILL of the driver (no chance to clean up): its worker processes exit within 10 s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, _ = layouts["folders"]
+    work, _, argv = _run_store_backed(root, tmp_path, "orphans")
+    child = subprocess.Popen([sys.executable, "-m", "experiments.cli", *argv], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    workers = set()
+    while time.time() < deadline and child.poll() is None:
+        workers = _descendants(child.pid)
+        if len(workers) >= 2 and list((work / "cache").rglob("*.npz")):      # workers busy with images
+            break
+        time.sleep(0.05)
+    assert child.poll() is None and workers, "the run ended before its workers could be seen"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    killed_at = time.time()
+    while time.time() - killed_at < 10 and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    survivors = [p for p in workers if _alive(p)]
+    for p in survivors:
+        os.kill(p, signal.SIGKILL)
+    assert not survivors, f"{len(survivors)} worker process(es) outlived the driver by 10 s"

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -120,6 +121,43 @@ def _run_batch(job, batch, driver: int = 0):
     return out
 
 
+_ABORTED = {"flag": False}
+
+
+def _quiet_aborted_pool(args) -> None:
+    """``threading.excepthook``: after a map was aborted (Ctrl-C, SIGTERM), loky's manager
+    thread can trip over the work items it is cancelling (a ``KeyError``); that is not an
+    error of the run, so it is logged at debug level instead of printed as a traceback."""
+    if _ABORTED["flag"] and args.thread is not None and args.thread.name == "ExecutorManagerThread":
+        log.debug("worker pool shut down after an interruption: %r", args.exc_value)
+        return
+    _PREVIOUS_HOOK(args)
+
+
+# An interrupted run abandons the batches in flight on purpose; joblib's warning about them says nothing new.
+warnings.filterwarnings("ignore", message=r".*tasks which were still being processed by the workers have been "
+                                          r"cancelled", category=UserWarning)
+_PREVIOUS_HOOK = threading.excepthook
+threading.excepthook = _quiet_aborted_pool
+
+
+def mark_aborted() -> None:
+    """Record that the run is being interrupted (call it first thing in a signal handler)."""
+    _ABORTED["flag"] = True
+
+
+def abort_workers() -> None:
+    """Stop the local worker processes at once (an interrupted run: their batches are not
+    waited for; what was finished is already in the cache or the store)."""
+    mark_aborted()
+    try:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=False, kill_workers=True)
+    except (ImportError, OSError, RuntimeError) as exc:
+        log.debug("stopping the worker pool: %r", exc)
+
+
 @contextmanager
 def _dask_client(execution: Execution):
     from dask.distributed import Client, LocalCluster
@@ -180,5 +218,8 @@ def map_images(job, args_list, execution: Execution = Execution(), *, indices=No
             for results in runner(tasks):
                 bar.update(len(results))
                 yield from results
+    except BaseException:
+        _ABORTED["flag"] = True
+        raise
     finally:
         bar.close()
