@@ -37,14 +37,15 @@ def _gmm_params(rng, k=6, d=5):
 
 
 def fisher_oracle(x, means, covs, priors, improved=True):
-    """vl_fisher, line by line (float64)."""
+    """vl_fisher, line by line (float64); a component of prior below 1e-6 has log-weight -inf
+    in the posteriors (vl_get_gmm_data_posteriors) and is skipped."""
     n, d = x.shape
     k = len(priors)
     post = np.zeros((n, k))
     for i in range(n):
         logs = []
         for c in range(k):
-            lp = math.log(priors[c])
+            lp = math.log(priors[c]) if priors[c] >= 1e-6 else -math.inf
             for j in range(d):
                 lp += -0.5 * math.log(2 * math.pi * covs[c, j]) - 0.5 * (x[i, j] - means[c, j]) ** 2 / covs[c, j]
             logs.append(lp)
@@ -108,6 +109,36 @@ def test_fisher_vector_equals_vl_fisher_on_real_descriptors(dtype, tol):
     ref = fisher(x.astype(dtype), gmm.means.astype(dtype), gmm.covariances.astype(dtype), gmm.priors.astype(dtype),
                  improved=True).ravel()
     assert np.abs(ours - ref).max() <= tol
+
+
+@pytest.fixture(scope="module")
+def fisher_golden():
+    import hashlib
+
+    from conftest import DATA
+
+    path = DATA / "vlfeat_fisher_golden.npz"
+    recorded = (DATA / "vlfeat_fisher_golden.sha256").read_text().split()[0]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded, \
+        "vlfeat_fisher_golden.npz differs from its manifest; regenerate with make_fisher_fixtures.py"
+    with np.load(path) as archive:
+        return dict(archive)
+
+
+@pytest.mark.parametrize("gmm", ["broad", "tight"])
+@pytest.mark.parametrize("dtype, improved, tol", [(np.float32, True, 3e-6), (np.float32, False, 1e-5),
+                                                  (np.float64, True, 1e-12), (np.float64, False, 1e-12)])
+def test_fisher_vector_equals_vl_fisher_golden(fisher_golden, gmm, dtype, improved, tol):
+    """vl_fisher (VLFeat 0.9.21) on 400 PCA'd dense-SIFT descriptors of a real image: a broad K=8 GMM
+    with a component of prior 1e-7 (dense posteriors) and a tight K=128 one (sparse posteriors)."""
+    g = fisher_golden
+    x = g["descriptors"].astype(dtype)
+    params = [g[f"{gmm}/{name}"].astype(dtype) for name in ("means", "covariances", "priors")]
+    ref = g[f"{gmm}/{np.dtype(dtype).name}/{'improved' if improved else 'plain'}"]
+    ours = fisher_vector(x, *params, improved=improved)
+    assert ours.dtype == dtype and ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=tol)
+    assert np.array_equal(ours == 0, ref == 0)            # the same skipped components and blocks
 
 
 def test_fisher_vector_agrees_with_scikit_image_after_layout_conversion(rng):
