@@ -15,6 +15,8 @@ from features.encoding import (
     BagOfWords,
     FisherVectorEncoder,
     HellingerMap,
+    LLCEncoder,
+    SuperVectorEncoder,
     VLADEncoder,
     bow_histogram,
     fisher_vector,
@@ -223,6 +225,10 @@ def _local_features(rng, n=4):
     BagOfWords(n_words=10, assignment="soft", normalize="l1_per_cell", layout="1x1+2x2", level_weights=(0.5, 1.0)),
     VLADEncoder(n_words=5, layout="3x1"),
     FisherVectorEncoder(n_components=4, layout="1x1+3x1", em_iter=5),
+    LLCEncoder(n_words=12, layout="1x1+2x2"),
+    LLCEncoder(n_words=12, n_neighbors=3, normalize="l2_per_cell", layout="2x2"),
+    SuperVectorEncoder(n_words=6, layout="1x1+3x1"),
+    SuperVectorEncoder(n_words=6, s=0.5, assignment="soft", layout="1x1"),
 ])
 def test_encoder_contract(estimator, rng):
     feats = _local_features(rng)
@@ -234,7 +240,7 @@ def test_encoder_contract(estimator, rng):
     assert out.shape[0] == len(feats) and out.dtype == np.float32
     np.testing.assert_array_equal(out, clone(estimator).fit(feats).transform(feats))   # same seed, same output
     assert clone(estimator).get_params() == estimator.get_params()
-    if isinstance(estimator, (VLADEncoder, FisherVectorEncoder)):
+    if isinstance(estimator, (VLADEncoder, FisherVectorEncoder)) or getattr(estimator, "normalize", None) == "l2":
         np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, rtol=1e-5)
     elif estimator.normalize == "l1":
         np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
@@ -253,3 +259,27 @@ def test_fisher_pyramid_shares_posteriors_but_equals_per_cell_vectors(dtype, rng
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7)
     empty = fisher_vector_pyramid(np.zeros((0, 5), dtype), np.zeros((0, 4)), (50, 50), "2x2", means, covs, priors)
     assert empty.shape == (4 * 60,) and not empty.any()
+
+
+def test_llc_and_super_vector_estimators_apply_the_pure_functions(rng):
+    from features.encoding import llc_pyramid, super_vector_pyramid
+
+    feats = _local_features(rng)
+    llc = LLCEncoder(n_words=12, layout="1x1+2x2", beta=1e-3).fit(feats)
+    assert llc.vocabulary_.shape == (12, 8)
+    np.testing.assert_allclose(llc.transform(feats)[1], llc_pyramid(feats[1].descriptors, feats[1].frames, (100, 100),
+                                                                    llc.vocabulary_, layout="1x1+2x2", beta=1e-3),
+                               rtol=1e-6, atol=1e-7)
+    sv = SuperVectorEncoder(n_words=6, assignment="soft", layout="1x1+2x2").fit(feats)
+    sample = np.concatenate([f.descriptors for f in feats]).astype(np.float64)
+    d2 = ((sample[:, None] - sv.vocabulary_[None]) ** 2).sum(axis=2).min(axis=1)
+    assert np.isclose(sv.s_, np.sqrt(d2.mean()), rtol=1e-5)                # s: RMS distance to the nearest word
+    assert np.isclose(sv.soft_sigma_, np.sqrt(np.median(d2)), rtol=1e-5)
+    np.testing.assert_allclose(sv.transform(feats)[2], super_vector_pyramid(
+        feats[2].descriptors, feats[2].frames, (100, 100), sv.vocabulary_, layout="1x1+2x2", s=sv.s_,
+        assignment="soft", sigma=sv.soft_sigma_), rtol=1e-6, atol=1e-7)
+    assert sv.transform(feats).shape == (4, 5 * 6 * 9)                       # 5 cells x 6 words x (1 + D)
+    with pytest.raises(ValueError, match="normalize"):
+        LLCEncoder(normalize="l1").fit(feats)
+    with pytest.raises(ValueError, match="assignment"):
+        SuperVectorEncoder(assignment="sparse").fit(feats)
