@@ -8,9 +8,9 @@ are far fewer than dimensions (Fisher vectors of a few hundred thousand values) 
 differing from it only in leaving the bias unregularised, or the histogram intersection
 kernel ``k(x, y) = sum_j min(x_j, y_j)`` (``solver="intersection"``, Lazebnik, Schmid &
 Ponce 2006's spatial pyramid match kernel when the histograms carry the pyramid level
-weights), computed block by block so that memory stays bounded.  When ``C`` is a list, each value is trained on a seeded stratified part of the
-training data and scored on the rest (top-1 accuracy), and the best one is retrained on
-all of it (enceval's protocol).  :meth:`top_k` gives the k best classes per image, best
+weights), computed block by block so that memory stays bounded.  When ``C`` is a list,
+each value is trained on a seeded stratified part of the training data and scored on the
+rest (top-1 accuracy), and the best one is retrained on all of it (enceval's protocol).  :meth:`top_k` gives the k best classes per image, best
 first, as an ILSVRC submission lists them.
 """
 from __future__ import annotations
@@ -52,13 +52,14 @@ def intersection_kernel(a, b=None, *, block_bytes: int = _KERNEL_BLOCK_BYTES) ->
     n, d = a.shape
     out = np.empty((n, len(b)))
     rows_a = 8
-    rows_b = max(1, block_bytes // (rows_a * max(d, 1) * 4))
+    rows_b = max(1, min(len(b), block_bytes // (rows_a * max(d, 1) * 4)))
     buffer = np.empty((rows_a, rows_b, d), np.float32)
     for i in range(0, n, rows_a):
         first = (i // rows_b) * rows_b if same else 0        # symmetric: the blocks on or above the diagonal
+        block_a = a[i: i + rows_a, None, :]
         for j in range(first, len(b), rows_b):
-            block_b = b[j: j + rows_b]
-            tmp = np.minimum(a[i: i + rows_a, None, :], block_b[None], out=buffer[: len(a[i: i + rows_a]), : len(block_b)])
+            block_b = b[None, j: j + rows_b]
+            tmp = np.minimum(block_a, block_b, out=buffer[: block_a.shape[0], : block_b.shape[1]])
             out[i: i + rows_a, j: j + rows_b] = tmp.sum(axis=2)
     if same:
         for i in range(0, n, rows_a):

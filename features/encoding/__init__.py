@@ -18,7 +18,13 @@ from .histograms import bow_histogram, soft_assignments, soft_histogram
 from .llc import llc_codes, llc_max_pool, llc_pyramid, llc_weights
 from .normalize import CELL_NORMALIZATIONS, normalize_cells
 from .pyramid import n_pyramid_cells, parse_layout, pyramid_cells, spatial_pyramid
-from .super_vector import SV_ASSIGNMENTS, pool_super_vector, super_vector, super_vector_assignments, super_vector_pyramid
+from .super_vector import (
+    SV_ASSIGNMENTS,
+    pool_super_vector,
+    super_vector,
+    super_vector_assignments,
+    super_vector_pyramid,
+)
 from .vlad import vlad
 
 __all__ = ["BagOfWords", "FisherVectorEncoder", "HellingerMap", "LLCEncoder", "SuperVectorEncoder", "VLADEncoder",

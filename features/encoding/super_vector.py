@@ -145,7 +145,8 @@ def super_vector_pyramid(descriptors, frames, image_size, vocabulary, *, layout:
     check_choice(normalize, "normalize", CELL_NORMALIZATIONS)
     x = np.asarray(descriptors, np.float64)
     check_frames(frames, x)
-    gamma = super_vector_assignments(descriptors, vocabulary, assignment=assignment, sigma=sigma, n_neighbors=n_neighbors)
+    gamma = super_vector_assignments(descriptors, vocabulary, assignment=assignment, sigma=sigma,
+                                     n_neighbors=n_neighbors)
     cells = [pool_super_vector(x[idx], gamma[idx], vocabulary, s=s)
              for idx in pyramid_cells(frames, image_size, layout)]
     return normalize_cells(np.stack(cells), normalize)
