@@ -20,7 +20,6 @@ cast to the same dtype, as VLFeat requires), improved and not.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
@@ -29,6 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from features import DenseSIFT, DescriptorPCA  # noqa: E402
 from features.codebook import fit_gmm  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_vlfeat_fixtures import write_with_manifest  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "vlfeat_fisher_golden.npz"
@@ -58,10 +60,7 @@ def main() -> int:
                 fv = fisher(x.astype(dtype), means.astype(dtype), covs.astype(dtype), pis.astype(dtype),
                             improved=improved)
                 arrays[f"{name}/{np.dtype(dtype).name}/{'improved' if improved else 'plain'}"] = np.ravel(fv)
-    np.savez_compressed(OUT, **arrays)
-    digest = hashlib.sha256(OUT.read_bytes()).hexdigest()
-    (HERE / "vlfeat_fisher_golden.sha256").write_text(f"{digest}  {OUT.name}\n")
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes), sha256 {digest}")
+    write_with_manifest(OUT, arrays)
     return 0
 
 
