@@ -281,5 +281,9 @@ def test_llc_and_super_vector_estimators_apply_the_pure_functions(rng):
     assert sv.transform(feats).shape == (4, 5 * 6 * 9)                       # 5 cells x 6 words x (1 + D)
     with pytest.raises(ValueError, match="normalize"):
         LLCEncoder(normalize="l1").fit(feats)
+    with pytest.raises(ValueError, match="n_neighbors=20 exceeds the vocabulary size"):
+        LLCEncoder(n_words=12, n_neighbors=20).fit(feats)
     with pytest.raises(ValueError, match="assignment"):
         SuperVectorEncoder(assignment="sparse").fit(feats)
+    with pytest.raises(ValueError, match="s: expected a positive number"):
+        SuperVectorEncoder(s=-1).fit(feats)

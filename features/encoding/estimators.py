@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_choice
+from .._validation import check_choice, check_positive_int, check_positive_real
 from ..codebook import fit_gmm, kmeans, nearest_words
 from ..local import _features_list, _sample_descriptors
 from .fisher import fisher_vector_pyramid
@@ -254,6 +254,9 @@ class LLCEncoder(_VocabularyEncoder):
 
     def fit(self, X, y=None):
         check_choice(self.normalize, "normalize", CELL_NORMALIZATIONS)
+        check_positive_real(self.beta, "beta")
+        if check_positive_int(self.n_neighbors, "n_neighbors") > check_positive_int(self.n_words, "n_words"):
+            raise ValueError(f"n_neighbors={self.n_neighbors} exceeds the vocabulary size (n_words={self.n_words})")
         self._fit_vocabulary(X)
         return self
 
@@ -310,6 +313,8 @@ class SuperVectorEncoder(_VocabularyEncoder):
     def fit(self, X, y=None):
         check_choice(self.assignment, "assignment", SV_ASSIGNMENTS)
         check_choice(self.normalize, "normalize", CELL_NORMALIZATIONS)
+        if self.s is not None and self.s != 0:
+            check_positive_real(self.s, "s")
         sample = self._fit_vocabulary(X)
         d2 = self._nearest_squared_distances(sample)
         self.s_ = float(self.s) if self.s is not None else float(np.sqrt(np.mean(d2)))
