@@ -2,12 +2,15 @@
 
 ``LinearSVMClassifier`` wraps liblinear (``sklearn.svm.LinearSVC``, one-vs-rest) for data
 that fits in memory, a hinge-loss SGD (``sklearn.linear_model.SGDClassifier``) for large
-sets, and one-vs-rest linear SVMs solved in the dual on the linear kernel matrix
-``X X^T`` (libsvm, ``solver="gram"``): much faster when images are far
-fewer than dimensions (Fisher vectors of a few hundred thousand values); it differs from
-liblinear only in leaving the bias unregularised.  When ``C`` is a list, each value is trained on a seeded stratified part of the
-training data and scored on the rest (top-1 accuracy), and the best one is retrained on
-all of it (enceval's protocol).  :meth:`top_k` gives the k best classes per image, best
+sets, and one-vs-rest SVMs solved in the dual by libsvm on a precomputed kernel matrix:
+the linear kernel ``X X^T`` (``solver="gram"``), much faster than liblinear when images
+are far fewer than dimensions (Fisher vectors of a few hundred thousand values) and
+differing from it only in leaving the bias unregularised, or the histogram intersection
+kernel ``k(x, y) = sum_j min(x_j, y_j)`` (``solver="intersection"``, Lazebnik, Schmid &
+Ponce 2006's spatial pyramid match kernel when the histograms carry the pyramid level
+weights), computed block by block so that memory stays bounded.  When ``C`` is a list,
+each value is trained on a seeded stratified part of the training data and scored on the
+rest (top-1 accuracy), and the best one is retrained on all of it (enceval's protocol).  :meth:`top_k` gives the k best classes per image, best
 first, as an ILSVRC submission lists them.
 """
 from __future__ import annotations
@@ -16,18 +19,66 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-SOLVERS = ("liblinear", "sgd", "gram")
+SOLVERS = ("liblinear", "sgd", "gram", "intersection")
 """The solvers :class:`LinearSVMClassifier` offers (see its ``solver`` parameter)."""
+KERNEL_SOLVERS = ("gram", "intersection")     # libsvm on a precomputed kernel matrix
+_KERNEL_BLOCK_BYTES = 1 << 25
+
+
+def intersection_kernel(a, b=None, *, block_bytes: int = _KERNEL_BLOCK_BYTES) -> np.ndarray:
+    """Histogram intersection kernel ``K[i, j] = sum_d min(a[i, d], b[j, d])``.
+
+    Computed over blocks of rows whose ``min`` temporaries take about ``block_bytes``;
+    ``b=None`` computes the symmetric ``K(a, a)`` (each off-diagonal block once).
+
+    Parameters
+    ----------
+    a : array_like of shape (n, D)
+        Non-negative features (histograms); float32 keeps it fast.
+    b : array_like of shape (m, D) or None
+
+    Returns
+    -------
+    ndarray of shape (n, m), float64
+    """
+    a = np.ascontiguousarray(a, np.float32)
+    same = b is None
+    b = a if same else np.ascontiguousarray(b, np.float32)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"intersection kernel: expected two arrays (n, D) and (m, D), got {a.shape} and {b.shape}")
+    for name, arr in (("a", a), ("b", b)):
+        if arr.size and not (arr.min() >= 0):
+            raise ValueError(f"intersection kernel: {name} must be non-negative histograms (minimum "
+                             f"{arr.min()!r}); the kernel is not positive definite on negative values")
+    n, d = a.shape
+    out = np.empty((n, len(b)))
+    rows_a = 8
+    rows_b = max(1, min(len(b), block_bytes // (rows_a * max(d, 1) * 4)))
+    buffer = np.empty((rows_a, rows_b, d), np.float32)
+    for i in range(0, n, rows_a):
+        first = (i // rows_b) * rows_b if same else 0        # symmetric: the blocks on or above the diagonal
+        block_a = a[i: i + rows_a, None, :]
+        for j in range(first, len(b), rows_b):
+            block_b = b[None, j: j + rows_b]
+            tmp = np.minimum(block_a, block_b, out=buffer[: block_a.shape[0], : block_b.shape[1]])
+            out[i: i + rows_a, j: j + rows_b] = tmp.sum(axis=2)
+    if same:
+        for i in range(0, n, rows_a):
+            first = (i // rows_b) * rows_b
+            out[i: i + rows_a, :first] = out[:first, i: i + rows_a].T
+    return out
 
 
 class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
-    """One-vs-rest linear SVM with C selected on a validation split.
+    """One-vs-rest SVM (linear, or on the intersection kernel) with C selected on a validation split.
 
     Parameters
     ----------
     C : float or sequence of float
         Regularisation; a sequence is searched on a validation split.
-    solver : {"liblinear", "sgd", "gram"}
+    solver : {"liblinear", "sgd", "gram", "intersection"}
+        See the module docstring (:data:`SOLVERS`); ``"intersection"`` needs non-negative
+        features.
     validation_fraction : float
         Share of the training data held out (per class) to choose C.
     class_weight : None or "balanced"
@@ -54,8 +105,14 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
+    def _kernel(self, X, train=None) -> np.ndarray:
+        """Kernel matrix of the rows of ``X`` against ``train`` (None: against themselves); float64."""
+        if self.solver == "intersection":
+            return intersection_kernel(X, train)
+        return (X @ (X if train is None else train).T).astype(np.float64)
+
     def _model(self, c, n):
-        if self.solver == "gram":
+        if self.solver in KERNEL_SOLVERS:
             from sklearn.multiclass import OneVsRestClassifier
             from sklearn.svm import SVC
 
@@ -65,12 +122,10 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
 
             return LinearSVC(C=c, loss="hinge", dual=True, max_iter=self.max_iter, class_weight=self.class_weight,
                              random_state=self.random_state)
-        if self.solver == "sgd":
-            from sklearn.linear_model import SGDClassifier
+        from sklearn.linear_model import SGDClassifier              # "sgd"
 
-            return SGDClassifier(loss="hinge", alpha=1.0 / (c * n), max_iter=self.max_iter, tol=1e-4,
-                                 class_weight=self.class_weight, random_state=self.random_state)
-        raise ValueError(f"solver: expected one of {SOLVERS}, got {self.solver!r}")
+        return SGDClassifier(loss="hinge", alpha=1.0 / (c * n), max_iter=self.max_iter, tol=1e-4,
+                             class_weight=self.class_weight, random_state=self.random_state)
 
     def fit(self, X, y):
         import warnings
@@ -89,10 +144,12 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y):
         X = np.asarray(X, np.float32)
         y = np.asarray(y)
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver: expected one of {SOLVERS}, got {self.solver!r}")
         gram = None
-        if self.solver == "gram":
+        if self.solver in KERNEL_SOLVERS:
             self.train_ = X
-            gram = (X @ X.T).astype(np.float64)
+            gram = self._kernel(X)
         candidates = list(np.atleast_1d(self.C).astype(float))
         self.validation_scores_ = {}
         if len(candidates) > 1:
@@ -119,7 +176,7 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         check_is_fitted(self, "model_")
         X = np.asarray(X, np.float32)
-        scores = self.model_.decision_function(X if self.solver != "gram" else (X @ self.train_.T).astype(np.float64))
+        scores = self.model_.decision_function(self._kernel(X, self.train_) if self.solver in KERNEL_SOLVERS else X)
         return scores if scores.ndim == 2 else np.stack([-scores, scores], axis=1)
 
     def predict(self, X):
@@ -130,6 +187,8 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
         ``decision_function(X) == X @ coef.T + intercept`` (the dual solution of ``"gram"``
         turned into primal weights, ``w = sum_i alpha_i y_i x_i``)."""
         check_is_fitted(self, "model_")
+        if self.solver in KERNEL_SOLVERS and self.solver != "gram":
+            raise ValueError(f"solver {self.solver!r}: a kernel machine has no weight vector")
         if self.solver == "gram":
             coef, intercept = [], []
             for est in self.model_.estimators_:

@@ -15,6 +15,8 @@ from features.encoding import (
     BagOfWords,
     FisherVectorEncoder,
     HellingerMap,
+    LLCEncoder,
+    SuperVectorEncoder,
     VLADEncoder,
     bow_histogram,
     fisher_vector,
@@ -37,14 +39,15 @@ def _gmm_params(rng, k=6, d=5):
 
 
 def fisher_oracle(x, means, covs, priors, improved=True):
-    """vl_fisher, line by line (float64)."""
+    """vl_fisher, line by line (float64); a component of prior below 1e-6 has log-weight -inf
+    in the posteriors (vl_get_gmm_data_posteriors) and is skipped."""
     n, d = x.shape
     k = len(priors)
     post = np.zeros((n, k))
     for i in range(n):
         logs = []
         for c in range(k):
-            lp = math.log(priors[c])
+            lp = math.log(priors[c]) if priors[c] >= 1e-6 else -math.inf
             for j in range(d):
                 lp += -0.5 * math.log(2 * math.pi * covs[c, j]) - 0.5 * (x[i, j] - means[c, j]) ** 2 / covs[c, j]
             logs.append(lp)
@@ -108,6 +111,36 @@ def test_fisher_vector_equals_vl_fisher_on_real_descriptors(dtype, tol):
     ref = fisher(x.astype(dtype), gmm.means.astype(dtype), gmm.covariances.astype(dtype), gmm.priors.astype(dtype),
                  improved=True).ravel()
     assert np.abs(ours - ref).max() <= tol
+
+
+@pytest.fixture(scope="module")
+def fisher_golden():
+    import hashlib
+
+    from conftest import DATA
+
+    path = DATA / "vlfeat_fisher_golden.npz"
+    recorded = (DATA / "vlfeat_fisher_golden.sha256").read_text().split()[0]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == recorded, \
+        "vlfeat_fisher_golden.npz differs from its manifest; regenerate with make_fisher_fixtures.py"
+    with np.load(path) as archive:
+        return dict(archive)
+
+
+@pytest.mark.parametrize("gmm", ["broad", "tight"])
+@pytest.mark.parametrize("dtype, improved, tol", [(np.float32, True, 3e-6), (np.float32, False, 1e-5),
+                                                  (np.float64, True, 1e-12), (np.float64, False, 1e-12)])
+def test_fisher_vector_equals_vl_fisher_golden(fisher_golden, gmm, dtype, improved, tol):
+    """vl_fisher (VLFeat 0.9.21) on 400 PCA'd dense-SIFT descriptors of a real image: a broad K=8 GMM
+    with a component of prior 1e-7 (dense posteriors) and a tight K=128 one (sparse posteriors)."""
+    g = fisher_golden
+    x = g["descriptors"].astype(dtype)
+    params = [g[f"{gmm}/{name}"].astype(dtype) for name in ("means", "covariances", "priors")]
+    ref = g[f"{gmm}/{np.dtype(dtype).name}/{'improved' if improved else 'plain'}"]
+    ours = fisher_vector(x, *params, improved=improved)
+    assert ours.dtype == dtype and ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=tol)
+    assert np.array_equal(ours == 0, ref == 0)            # the same skipped components and blocks
 
 
 def test_fisher_vector_agrees_with_scikit_image_after_layout_conversion(rng):
@@ -192,6 +225,10 @@ def _local_features(rng, n=4):
     BagOfWords(n_words=10, assignment="soft", normalize="l1_per_cell", layout="1x1+2x2", level_weights=(0.5, 1.0)),
     VLADEncoder(n_words=5, layout="3x1"),
     FisherVectorEncoder(n_components=4, layout="1x1+3x1", em_iter=5),
+    LLCEncoder(n_words=12, layout="1x1+2x2"),
+    LLCEncoder(n_words=12, n_neighbors=3, normalize="l2_per_cell", layout="2x2"),
+    SuperVectorEncoder(n_words=6, layout="1x1+3x1"),
+    SuperVectorEncoder(n_words=6, s=0.5, assignment="soft", layout="1x1"),
 ])
 def test_encoder_contract(estimator, rng):
     feats = _local_features(rng)
@@ -203,7 +240,7 @@ def test_encoder_contract(estimator, rng):
     assert out.shape[0] == len(feats) and out.dtype == np.float32
     np.testing.assert_array_equal(out, clone(estimator).fit(feats).transform(feats))   # same seed, same output
     assert clone(estimator).get_params() == estimator.get_params()
-    if isinstance(estimator, (VLADEncoder, FisherVectorEncoder)):
+    if isinstance(estimator, (VLADEncoder, FisherVectorEncoder)) or getattr(estimator, "normalize", None) == "l2":
         np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, rtol=1e-5)
     elif estimator.normalize == "l1":
         np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
@@ -222,3 +259,31 @@ def test_fisher_pyramid_shares_posteriors_but_equals_per_cell_vectors(dtype, rng
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-7)
     empty = fisher_vector_pyramid(np.zeros((0, 5), dtype), np.zeros((0, 4)), (50, 50), "2x2", means, covs, priors)
     assert empty.shape == (4 * 60,) and not empty.any()
+
+
+def test_llc_and_super_vector_estimators_apply_the_pure_functions(rng):
+    from features.encoding import llc_pyramid, super_vector_pyramid
+
+    feats = _local_features(rng)
+    llc = LLCEncoder(n_words=12, layout="1x1+2x2", beta=1e-3).fit(feats)
+    assert llc.vocabulary_.shape == (12, 8)
+    np.testing.assert_allclose(llc.transform(feats)[1], llc_pyramid(feats[1].descriptors, feats[1].frames, (100, 100),
+                                                                    llc.vocabulary_, layout="1x1+2x2", beta=1e-3),
+                               rtol=1e-6, atol=1e-7)
+    sv = SuperVectorEncoder(n_words=6, assignment="soft", layout="1x1+2x2").fit(feats)
+    sample = np.concatenate([f.descriptors for f in feats]).astype(np.float64)
+    d2 = ((sample[:, None] - sv.vocabulary_[None]) ** 2).sum(axis=2).min(axis=1)
+    assert np.isclose(sv.s_, np.sqrt(d2.mean()), rtol=1e-5)                # s: RMS distance to the nearest word
+    assert np.isclose(sv.soft_sigma_, np.sqrt(np.median(d2)), rtol=1e-5)
+    np.testing.assert_allclose(sv.transform(feats)[2], super_vector_pyramid(
+        feats[2].descriptors, feats[2].frames, (100, 100), sv.vocabulary_, layout="1x1+2x2", s=sv.s_,
+        assignment="soft", sigma=sv.soft_sigma_), rtol=1e-6, atol=1e-7)
+    assert sv.transform(feats).shape == (4, 5 * 6 * 9)                       # 5 cells x 6 words x (1 + D)
+    with pytest.raises(ValueError, match="normalize"):
+        LLCEncoder(normalize="l1").fit(feats)
+    with pytest.raises(ValueError, match="n_neighbors=20 exceeds the vocabulary size"):
+        LLCEncoder(n_words=12, n_neighbors=20).fit(feats)
+    with pytest.raises(ValueError, match="assignment"):
+        SuperVectorEncoder(assignment="sparse").fit(feats)
+    with pytest.raises(ValueError, match="s: expected a positive number"):
+        SuperVectorEncoder(s=-1).fit(feats)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from baselines.classification import LinearSVMClassifier
+from baselines.classification import KERNEL_SOLVERS, LinearSVMClassifier
 from baselines.pipeline import ImagePipeline
 from features.encoding import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
 from features.local import DescriptorPCA, LocalFeatures
@@ -130,10 +130,14 @@ def _in_memory(cfg, pipeline, split, digests, n_classes, cache, progress):
         clf.fit(x_train, y_train)
     for warning in getattr(clf, "warnings_", []):
         log.warning("linear SVM: %s", warning)
-    coef, intercept = clf.linear_model()
     x_test = _mapped(fmap, np.stack([codes[len(train) + i]["code"] for i in keep_test])) if keep_test else \
         np.zeros((0, x_train.shape[1]), np.float32)
-    scores = x_test @ coef.T + intercept
+    if c.solver in KERNEL_SOLVERS and c.solver != "gram":          # a kernel machine: no weights to save
+        coef = intercept = None
+        scores = clf.decision_function(x_test) if len(x_test) else np.zeros((0, len(clf.classes_)))
+    else:
+        coef, intercept = clf.linear_model()
+        scores = x_test @ coef.T + intercept
     info = {"kind": "linear SVM, one-vs-rest", "solver": c.solver, "C_candidates": list(c.C), "C": clf.C_,
             "validation_scores": clf.validation_scores_, "feature_map": c.feature_map,
             "classes": int(len(clf.classes_))}
@@ -346,7 +350,8 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
     ok = known & (top1 >= 0)
     np.add.at(confusion, (y_test[ok], top1[ok]), 1)
     per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
-    save_model(sub_dir / "model.npz", cfg, pipeline, *model[:2], model[2], data.classes, data.label_ids)
+    if model[0] is not None:
+        save_model(sub_dir / "model.npz", cfg, pipeline, *model[:2], model[2], data.classes, data.label_ids)
     return SplitResult(split.seed, accuracy, [float(e) for e in scored.top_k_error], len(keep_train), len(test),
                        info.get("C", cfg.classifier.alpha), time.perf_counter() - start, info, failed_paths,
                        confusion, per_class, str(sub_dir / "submission.txt"))

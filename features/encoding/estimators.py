@@ -12,11 +12,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..codebook import fit_gmm, kmeans, squared_distances
+from .._validation import check_choice, check_positive_int, check_positive_real
+from ..codebook import fit_gmm, kmeans, nearest_words
 from ..local import _features_list, _sample_descriptors
 from .fisher import fisher_vector_pyramid
 from .histograms import bow_histogram, soft_histogram
+from .llc import llc_pyramid
+from .normalize import CELL_NORMALIZATIONS
 from .pyramid import n_pyramid_cells, parse_layout, spatial_pyramid
+from .super_vector import SV_ASSIGNMENTS, super_vector_pyramid
 from .vlad import vlad
 
 
@@ -30,8 +34,30 @@ class _PyramidEncoder(TransformerMixin, BaseEstimator):
             rows.append(spatial_pyramid(encode_one, f.descriptors, f.frames, f.image_size, self.layout))
         return np.vstack(rows) if rows else np.zeros((0, 0))
 
+    @staticmethod
+    def _stack(rows) -> np.ndarray:
+        """One float32 row per image."""
+        rows = list(rows)
+        return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
 
-class BagOfWords(_PyramidEncoder):
+
+class _VocabularyEncoder(_PyramidEncoder):
+    """A pyramid encoder over a k-means vocabulary learned on a seeded descriptor sample."""
+
+    def _fit_vocabulary(self, X) -> np.ndarray:
+        """Validate the layout, learn ``vocabulary_``; return the (float32) sample it was learned on."""
+        self._check_layout()
+        sample = _sample_descriptors(X, self.max_descriptors, self.random_state).astype(np.float32)
+        self.vocabulary_ = kmeans(sample, self.n_words, n_iter=self.kmeans_iter, random_state=self.random_state)
+        return sample
+
+    def _nearest_squared_distances(self, sample) -> np.ndarray:
+        """Squared distances of (at most 5,000 of) the sample descriptors to their nearest word; float64."""
+        probe = sample[: min(len(sample), 5000)]
+        return nearest_words(probe, self.vocabulary_, 1)[1][:, 0].astype(np.float64)
+
+
+class BagOfWords(_VocabularyEncoder):
     """Bag of visual words over a spatial pyramid (Lazebnik 2006; VLFeat's phow_caltech101).
 
     Parameters
@@ -79,15 +105,11 @@ class BagOfWords(_PyramidEncoder):
             raise ValueError(f"assignment: expected 'hard' or 'soft', got {self.assignment!r}")
         if self.normalize not in ("l1", "l1_per_cell", "none"):
             raise ValueError(f"normalize: expected 'l1', 'l1_per_cell' or 'none', got {self.normalize!r}")
-        sample = _sample_descriptors(X, self.max_descriptors, self.random_state).astype(np.float32)
-        self.vocabulary_ = kmeans(sample, self.n_words, n_iter=self.kmeans_iter, random_state=self.random_state)
+        sample = self._fit_vocabulary(X)
         self.soft_sigma_ = None
         if self.assignment == "soft":
-            if self.soft_sigma is not None:
-                self.soft_sigma_ = float(self.soft_sigma)
-            else:
-                probe = sample[: min(len(sample), 5000)]
-                self.soft_sigma_ = float(np.sqrt(np.median(squared_distances(probe, self.vocabulary_).min(axis=1))))
+            self.soft_sigma_ = (float(self.soft_sigma) if self.soft_sigma is not None
+                                else float(np.sqrt(np.median(self._nearest_squared_distances(sample)))))
         return self
 
     def transform(self, X):
@@ -114,7 +136,7 @@ class BagOfWords(_PyramidEncoder):
         return out.astype(np.float32)
 
 
-class VLADEncoder(_PyramidEncoder):
+class VLADEncoder(_VocabularyEncoder):
     """VLAD over a spatial pyramid (per cell: residual sums, signed square root, L2).
 
     Attributes
@@ -130,9 +152,7 @@ class VLADEncoder(_PyramidEncoder):
         self.random_state = random_state
 
     def fit(self, X, y=None):
-        self._check_layout()
-        sample = _sample_descriptors(X, self.max_descriptors, self.random_state).astype(np.float32)
-        self.vocabulary_ = kmeans(sample, self.n_words, n_iter=self.kmeans_iter, random_state=self.random_state)
+        self._fit_vocabulary(X)
         return self
 
     def transform(self, X):
@@ -198,6 +218,122 @@ class FisherVectorEncoder(_PyramidEncoder):
                 for f in _features_list(X, type(self).__name__)]
         out = np.vstack(rows) if rows else np.zeros((0, 0))
         return (out / np.sqrt(n_pyramid_cells(self.layout))).astype(np.float32)
+
+
+class LLCEncoder(_VocabularyEncoder):
+    """Locality-constrained linear coding over a spatial pyramid (Wang et al. 2010; see
+    :mod:`features.encoding.llc`): codes on the ``n_neighbors`` nearest words, max pooling per
+    cell, L2 normalisation.
+
+    Parameters
+    ----------
+    n_words : int
+        Vocabulary size (k-means; the paper used 2048 words on Caltech-101).
+    layout : str
+        Spatial pyramid (the paper: ``"1x1+2x2+4x4"``).
+    n_neighbors : int
+        k (the paper: 5).
+    beta : float
+        Regularisation of the local covariance, relative to its trace (the authors' code: 1e-4).
+    normalize : {"l2", "l2_per_cell", "none"}
+        L2 of the whole pyramid vector (the authors' code), of each cell, or none.
+    max_descriptors, kmeans_iter, random_state :
+        Vocabulary training.
+
+    Attributes
+    ----------
+    vocabulary_ : ndarray of shape (n_words, D)
+    """
+
+    def __init__(self, *, n_words=2048, layout="1x1+2x2+4x4", n_neighbors=5, beta=1e-4, normalize="l2",
+                 max_descriptors=100_000, kmeans_iter=25, random_state=0):
+        self.n_words = n_words
+        self.layout = layout
+        self.n_neighbors = n_neighbors
+        self.beta = beta
+        self.normalize = normalize
+        self.max_descriptors = max_descriptors
+        self.kmeans_iter = kmeans_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        check_choice(self.normalize, "normalize", CELL_NORMALIZATIONS)
+        check_positive_real(self.beta, "beta")
+        if check_positive_int(self.n_neighbors, "n_neighbors") > check_positive_int(self.n_words, "n_words"):
+            raise ValueError(f"n_neighbors={self.n_neighbors} exceeds the vocabulary size (n_words={self.n_words})")
+        self._fit_vocabulary(X)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "vocabulary_")
+        return self._stack(llc_pyramid(f.descriptors, f.frames, f.image_size, self.vocabulary_, layout=self.layout,
+                                       n_neighbors=self.n_neighbors, beta=self.beta, normalize=self.normalize)
+                           for f in _features_list(X, type(self).__name__))
+
+
+class SuperVectorEncoder(_VocabularyEncoder):
+    """Super-vector coding over a spatial pyramid (Zhou et al. 2010; see
+    :mod:`features.encoding.super_vector`): per word ``[s sqrt(p_k), (1 / (N sqrt(p_k)))
+    sum gamma_k(x) (x - v_k)]``, cells concatenated, L2 normalisation.
+
+    Parameters
+    ----------
+    n_words : int
+        Vocabulary size (k-means).
+    layout : str
+        Spatial pyramid (the paper's PASCAL setting: ``"1x1+2x2+3x1"``).
+    s : float or None
+        Weight of the zero-order part; None: the root-mean-square distance of the training
+        sample to its nearest word (so that both parts have the same scale).
+    assignment : {"hard", "soft"}
+        Nearest word (the paper's VQ coding), or kernel codebook over ``n_neighbors`` words.
+    soft_sigma : float or None
+        Kernel width for soft assignment (default: the median nearest-word distance).
+    n_neighbors : int
+    normalize : {"l2", "l2_per_cell", "none"}
+    max_descriptors, kmeans_iter, random_state :
+        Vocabulary training.
+
+    Attributes
+    ----------
+    vocabulary_ : ndarray of shape (n_words, D)
+    s_ : float
+    soft_sigma_ : float or None
+    """
+
+    def __init__(self, *, n_words=1024, layout="1x1+2x2+3x1", s=None, assignment="hard", soft_sigma=None,
+                 n_neighbors=5, normalize="l2", max_descriptors=100_000, kmeans_iter=25, random_state=0):
+        self.n_words = n_words
+        self.layout = layout
+        self.s = s
+        self.assignment = assignment
+        self.soft_sigma = soft_sigma
+        self.n_neighbors = n_neighbors
+        self.normalize = normalize
+        self.max_descriptors = max_descriptors
+        self.kmeans_iter = kmeans_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        check_choice(self.assignment, "assignment", SV_ASSIGNMENTS)
+        check_choice(self.normalize, "normalize", CELL_NORMALIZATIONS)
+        if self.s is not None and self.s != 0:
+            check_positive_real(self.s, "s")
+        sample = self._fit_vocabulary(X)
+        d2 = self._nearest_squared_distances(sample)
+        self.s_ = float(self.s) if self.s is not None else float(np.sqrt(np.mean(d2)))
+        self.soft_sigma_ = None
+        if self.assignment == "soft":
+            self.soft_sigma_ = float(self.soft_sigma) if self.soft_sigma is not None else float(np.sqrt(np.median(d2)))
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "vocabulary_")
+        return self._stack(super_vector_pyramid(f.descriptors, f.frames, f.image_size, self.vocabulary_,
+                                                layout=self.layout, s=self.s_, assignment=self.assignment,
+                                                sigma=self.soft_sigma_, n_neighbors=self.n_neighbors,
+                                                normalize=self.normalize)
+                           for f in _features_list(X, type(self).__name__))
 
 
 class HellingerMap(TransformerMixin, BaseEstimator):

@@ -1,7 +1,8 @@
 r"""Improved Fisher vector (Perronnin, Sanchez & Mensink 2010), equal to VLFeat's ``vl_fisher``.
 
-With posteriors ``q_ik`` (computed by matrix products; entries below 1e-6 and
-components with priors below 1e-6 are skipped, as VLFeat does)
+With posteriors ``q_ik`` (computed by matrix products; entries below 1e-6 are skipped,
+and components with priors below 1e-6 take no share of the posteriors and give zero
+blocks, as VLFeat does)
 
 .. math::  u_k = \frac{1}{n\sqrt{\pi_k}} \sum_i q_{ik} \frac{x_i - \mu_k}{\sigma_k},\qquad
            v_k = \frac{1}{n\sqrt{2\pi_k}} \sum_i q_{ik}
@@ -30,14 +31,18 @@ _DENSE_CONDITION = 64.0  # float32 dense products: largest (mu - c)^2 / sigma^2 
 
 
 def _fisher_inputs(descriptors, means, covariances, priors):
-    """Descriptors as contiguous float32/float64 (n, D); GMM parameters as float64; shapes checked."""
+    """Descriptors as contiguous float32/float64 (n, D); GMM parameters as float64 (priors below
+    1e-6 set to 0); shapes checked."""
     x = np.asarray(descriptors)
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     x = np.ascontiguousarray(x, dtype)
     mu = np.asarray(means, np.float64)
     if x.ndim != 2 or x.shape[1] != mu.shape[1]:
         raise ValueError(f"descriptors: expected shape (n, {mu.shape[1]}), got {x.shape}")
-    return x, mu, np.asarray(covariances, np.float64), np.asarray(priors, np.float64)
+    pi = np.asarray(priors, np.float64)
+    # VLFeat (vl_get_gmm_data_posteriors) gives a component of prior below 1e-6 the log-weight
+    # -inf: it takes no share of any posterior, and vl_fisher_encode skips it
+    return x, mu, np.asarray(covariances, np.float64), np.where(pi < 1e-6, 0.0, pi)
 
 
 def fisher_vector(descriptors, means, covariances, priors, *, improved: bool = True) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..codebook import assign_nearest, squared_distances
+from ..codebook import assign_nearest, nearest_words
 
 
 def bow_histogram(descriptors, vocabulary) -> np.ndarray:
@@ -21,16 +21,28 @@ def bow_histogram(descriptors, vocabulary) -> np.ndarray:
     return np.bincount(assign_nearest(descriptors, vocabulary), minlength=k).astype(np.float64)
 
 
+def soft_assignments(descriptors, vocabulary, *, sigma: float, n_neighbors: int = 5):
+    """Kernel-codebook weights of each descriptor over its nearest words (searched in the dtype
+    of the descriptors, float32 or float64).
+
+    Returns
+    -------
+    nearest : ndarray of shape (n, m), int64
+        The ``m = min(n_neighbors, K)`` nearest words, nearest first.
+    weights : ndarray of shape (n, m), float64
+        ``exp(-d^2 / 2 sigma^2)`` normalised to sum 1 per descriptor.
+    """
+    nearest, near_d2 = nearest_words(descriptors, vocabulary, min(n_neighbors, len(vocabulary)))
+    near_d2 = near_d2.astype(np.float64)
+    w = np.exp(-(near_d2 - near_d2[:, :1]) / (2 * sigma * sigma))
+    w /= w.sum(axis=1, keepdims=True)
+    return nearest, w
+
+
 def soft_histogram(descriptors, vocabulary, *, sigma: float, n_neighbors: int = 5) -> np.ndarray:
     """Kernel-codebook histogram (each descriptor's weights sum to 1); (K,) float64."""
     k = len(vocabulary)
-    x = np.asarray(descriptors, np.float64)
-    if len(x) == 0:
+    if len(descriptors) == 0:
         return np.zeros(k)
-    d2 = squared_distances(x, np.asarray(vocabulary, np.float64))
-    m = min(n_neighbors, k)
-    nearest = np.argpartition(d2, m - 1, axis=1)[:, :m]
-    near_d2 = np.take_along_axis(d2, nearest, axis=1)
-    w = np.exp(-(near_d2 - near_d2.min(axis=1, keepdims=True)) / (2 * sigma * sigma))
-    w /= w.sum(axis=1, keepdims=True)
+    nearest, w = soft_assignments(descriptors, vocabulary, sigma=sigma, n_neighbors=n_neighbors)
     return np.bincount(nearest.ravel(), weights=w.ravel(), minlength=k)

@@ -42,6 +42,14 @@ def pyramid_cells(frames, image_size, layout: str) -> list[np.ndarray]:
     return out
 
 
+def check_frames(frames, descriptors) -> None:
+    """Raise ValueError unless there is one frame (with ``x, y``) per descriptor."""
+    f, d = np.asarray(frames), np.asarray(descriptors)
+    if f.ndim != 2 or f.shape[1] < 2 or len(f) != len(d):
+        raise ValueError(f"frames: expected one (x, y, ...) row per descriptor ({len(d)} descriptors), "
+                         f"got shape {f.shape}")
+
+
 def n_pyramid_cells(layout: str) -> int:
     return sum(r * c for r, c in parse_layout(layout))
 

@@ -34,6 +34,14 @@ DSIFT_CONFIGS = {"fast_s4_b8": dict(step=4, size=8, fast=True),
                  "gauss_s3_b5_w15": dict(step=3, size=5, fast=False, window_size=1.5)}
 PHOW_SIZES, PHOW_STEP = (4, 6, 8, 10), 4
 
+def write_with_manifest(path: Path, arrays: dict) -> None:
+    """Save ``arrays`` to the compressed archive ``path`` and its sha256 to ``<stem>.sha256`` beside it."""
+    np.savez_compressed(path, **arrays)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.with_suffix(".sha256").write_text(f"{digest}  {path.name}\n")
+    print(f"wrote {path} ({path.stat().st_size} bytes), sha256 {digest}")
+
+
 def vlfeat_phow(gray: np.ndarray):
     return vlfeat_reference.vlfeat_phow(gray, sizes=PHOW_SIZES, step=PHOW_STEP)
 
@@ -53,10 +61,7 @@ def main() -> int:
         f, d = vlfeat_phow(gray)
         arrays[f"{name}/phow_s4/frames"] = f
         arrays[f"{name}/phow_s4/descriptors"] = d.astype(np.uint8)
-    np.savez_compressed(OUT, **arrays)
-    digest = hashlib.sha256(OUT.read_bytes()).hexdigest()
-    (HERE / "vlfeat_golden.sha256").write_text(f"{digest}  {OUT.name}\n")
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes), sha256 {digest}")
+    write_with_manifest(OUT, arrays)
     return 0
 
 
