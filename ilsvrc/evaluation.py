@@ -142,9 +142,12 @@ def evaluate_cls(pred_path, gt_path, *, cost_matrix=None, synsets: SynsetTable |
         cost = synsets.hierarchical_cost_matrix()
     n_classes = cost.shape[0] if cost is not None else (synsets.n_classes if synsets is not None else 1000)
     gt = gt_io.read_class_labels(gt_path, n_classes)
-    pred = read_cls_submission(pred_path, len(gt), n_classes)
+    notes = []
+    pred = read_cls_submission(pred_path, len(gt), n_classes, warnings=notes)
+    for note in notes:
+        log.warning(note)
     errors = flat_errors(pred, gt)
-    result = ClsEvaluation(errors.mean(axis=0), errors, gt, pred)
+    result = ClsEvaluation(errors.mean(axis=0), errors, gt, pred, warnings=notes)
     if cost is not None:
         result.per_image_cost = hierarchical_costs(pred, gt, cost)
         result.hierarchical_cost = result.per_image_cost.mean(axis=0)
@@ -233,7 +236,10 @@ def evaluate_loc(pred_path, gt_path, boxes, synsets: SynsetTable, *, blacklist=N
         With it the 2013+ rules apply, without it the 2012 rules.
     """
     gt = gt_io.read_class_labels(gt_path, synsets.n_classes)
-    pred = read_loc_submission(pred_path, len(gt), synsets.n_classes)
+    notes = []
+    pred = read_loc_submission(pred_path, len(gt), synsets.n_classes, warnings=notes)
+    for note in notes:
+        log.warning(note)
     objects = boxes if isinstance(boxes, gt_io.ObjectTable) else gt_io.load_clsloc_boxes(boxes, synsets, len(gt))
     if objects.n_images != len(gt):
         raise InputError(f"the boxes cover {objects.n_images} images, the ground truth {len(gt)}")
@@ -242,7 +248,7 @@ def evaluate_loc(pred_path, gt_path, boxes, synsets: SynsetTable, *, blacklist=N
     per_image_cls = flat_errors(pred.labels, gt)
     result = LocEvaluation(localization_error(per_image, bl if blacklist is not None else None),
                            per_image_cls.mean(axis=0), per_image, per_image_cls, gt, bl,
-                           "2013+" if blacklist is not None else "2012")
+                           "2013+" if blacklist is not None else "2012", warnings=notes)
     if check_label_order and synsets.n_classes == 1000:
         warning = suspect_label_order(pred.labels, gt, synsets)
         if warning:

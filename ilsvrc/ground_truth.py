@@ -21,6 +21,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -158,11 +159,15 @@ class ImageList:
     def __len__(self) -> int:
         return len(self.names)
 
+    @cached_property
+    def _by_index(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(self.indices, kind="stable")
+        return order, self.indices[order]
+
     def positions_of(self, indices: np.ndarray) -> np.ndarray:
         """0-based list positions of image indices; -1 where an index is not listed."""
         indices = np.asarray(indices, dtype=np.int64)
-        order = np.argsort(self.indices, kind="stable")
-        sorted_idx = self.indices[order]
+        order, sorted_idx = self._by_index
         pos = np.searchsorted(sorted_idx, indices)
         pos = np.clip(pos, 0, max(len(sorted_idx) - 1, 0))
         found = (sorted_idx[pos] == indices) if len(sorted_idx) else np.zeros(len(indices), bool)
