@@ -25,6 +25,7 @@ import gzip
 import os
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator
 
 import numpy as np
@@ -84,6 +85,12 @@ class TokenLines:
         """Text of token ``index`` (0-based, reading order)."""
         return self.raw[self.token_start[index]: self.token_end[index]].decode("utf-8", "replace")
 
+    @cached_property
+    def texts(self) -> list:
+        """Text of every token, in reading order."""
+        return [t.decode("utf-8", "replace") for t in self.raw[: int(self.token_end[-1])].split()] \
+            if len(self.token_end) else []
+
     def values(self, field_of_column) -> np.ndarray:
         """Every token as a float64, in reading order; refuses a non-number, NaN or infinity.
 
@@ -114,8 +121,7 @@ class _LazyTokens:
         self._offsets = np.concatenate([[0], np.cumsum(lines.lengths)])
 
     def __getitem__(self, row):
-        lo, hi = int(self._offsets[row]), int(self._offsets[row + 1])
-        return [self._lines.token_text(t) for t in range(lo, hi)]
+        return self._lines.texts[int(self._offsets[row]): int(self._offsets[row + 1])]
 
     def __len__(self):
         return len(self._lines)

@@ -132,13 +132,22 @@ def _interval_rows(label, interval):
     return [_fmt_row(f"  {pct} CI low", interval.low), _fmt_row(f"  {pct} CI high", interval.high)]
 
 
-def _worst_classes(per_class: np.ndarray, synsets: SynsetTable, n: int, what: str) -> list[str]:
+def _worst_classes(per_class: np.ndarray, synsets: SynsetTable, n: int, what: str, *, order=None,
+                   counts: tuple | None = None) -> list[str]:
+    """The table of the ``n`` worst classes: devkit id, WNID, the measure, name (and counts)."""
     if n <= 0:
         return []
-    order = np.argsort(-np.nan_to_num(per_class, nan=-1.0), kind="stable")[:n]
-    lines = [f"\nWorst {len(order)} classes by {what}:"]
-    lines += [f"  {c + 1:>5}  {synsets.wnid_of(int(c + 1))}  {per_class[c]:.4f}  {synsets.name_of(int(c + 1))}"
-              for c in order]
+    if order is None:
+        order = np.argsort(-np.nan_to_num(per_class, nan=-1.0), kind="stable")
+    order = order[:n]
+    header = f"  {'id':>5}  {'WNID':<10} {what:>{max(len(what), 7)}}  name"
+    lines = [f"\nWorst {len(order)} classes by {what} (id: devkit class id):", header]
+    for c in order:
+        row = (f"  {c + 1:>5}  {synsets.wnid_of(int(c + 1)):<10} {per_class[c]:>{max(len(what), 7)}.4f}  "
+               f"{synsets.name_of(int(c + 1))}")
+        if counts is not None:
+            row += f"  ({counts[0][c]} objects, {counts[1][c]} detections)"
+        lines.append(row)
     return lines
 
 
@@ -209,11 +218,9 @@ def _run_det(args) -> int:
     if res.map_interval is not None:
         pct = f"{100 * res.map_interval.confidence:g}%"
         lines.append(f"{'  mean AP ' + pct + ' CI':<28}{res.map_interval.low[0]:>11.7f}{res.map_interval.high[0]:>11.7f}")
-    if args.worst > 0:
-        order = np.argsort(np.where(np.isnan(r.ap), -1.0, r.ap), kind="stable")[: args.worst]
-        lines.append(f"\nWorst {len(order)} classes by AP:")
-        lines += [f"  {c + 1:>5}  {synsets.wnid_of(int(c + 1))}  {r.ap[c]:.4f}  {synsets.name_of(int(c + 1))}"
-                  f"  ({r.n_positives[c]} objects, {r.n_detections[c]} detections)" for c in order]
+    lines += _worst_classes(r.ap, synsets, args.worst, "AP",
+                            order=np.argsort(np.where(np.isnan(r.ap), -1.0, r.ap), kind="stable"),
+                            counts=(r.n_positives, r.n_detections))
     if args.pr_curves:
         from .plots import plot_pr_curves
 

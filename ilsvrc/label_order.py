@@ -22,10 +22,10 @@ import re
 
 import numpy as np
 
+from ._files import atomic_write
 from ._text import read_token_lines
 from .errors import InputError
 from .metrics.classification import flat_errors
-from .submissions import _atomic_write
 from .synsets import SynsetTable
 
 FORMS = ("devkit-id", "sorted-index", "wnid")
@@ -105,7 +105,7 @@ def convert_submission(src, dst, *, task: str, source_form: str, target_form: st
                                  field=f"label in column {j + 1}") from None
             count += 1
         out.append(" ".join(toks))
-    _atomic_write(os.fspath(dst), "".join(line + "\n" for line in out))
+    atomic_write(os.fspath(dst), "".join(line + "\n" for line in out))
     return count
 
 

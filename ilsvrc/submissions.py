@@ -21,13 +21,12 @@ accepted.  Reversed or empty boxes are legal (they are scored as misses).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._text import check_integral, iter_token_blocks, parse_rows, rows_wider_than, source_name
+from ._files import atomic_write
 from .errors import InputError
 from .ground_truth import ImageList
 
@@ -111,7 +110,7 @@ def write_cls_submission(path, labels) -> None:
     labels = np.asarray(labels)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels: expected an integer array of shape (n_images, k), got {labels.dtype} {labels.shape}")
-    _atomic_write(path, "\n".join(" ".join(map(str, row)) for row in labels.tolist()) + "\n")
+    atomic_write(path, "\n".join(" ".join(map(str, row)) for row in labels.tolist()) + "\n")
 
 
 # --------------------------------------------------------------------------- CLS-LOC
@@ -177,7 +176,7 @@ def write_loc_submission(path, labels, boxes) -> None:
     for lab_row, box_row in zip(labels.tolist(), boxes.tolist()):
         out.append(" ".join(f"{l} {_fmt(b[0])} {_fmt(b[1])} {_fmt(b[2])} {_fmt(b[3])}"
                             for l, b in zip(lab_row, box_row)))
-    _atomic_write(path, "\n".join(out) + "\n")
+    atomic_write(path, "\n".join(out) + "\n")
 
 
 # --------------------------------------------------------------------------- DET
@@ -215,7 +214,7 @@ def read_det_submission(path, image_list: ImageList, n_classes: int) -> DetSubmi
     The official code misaligns (or crashes) on image indices outside the list and
     silently drops unknown class ids; both are refused here.  An empty file is a valid
     submission with no detections.  The file is parsed in blocks into arrays grown in
-    place, so memory is at most 63 bytes per detection plus one block's work space.
+    place, so memory is at most 60 bytes per detection plus one block's work space.
     """
     what = "DET submission"
     name = lambda j: _DET_FIELDS[j]  # noqa: E731
@@ -250,8 +249,8 @@ def read_det_submission(path, image_list: ImageList, n_classes: int) -> DetSubmi
 class GrowingColumns:
     """Columns of a table that grow in place as rows are appended.
 
-    Capacity grows by an eighth at a time with ``ndarray.resize`` (``realloc``: large
-    blocks are remapped, not copied), so the spare capacity never exceeds 12.5 % and no
+    Capacity grows by a sixteenth at a time with ``ndarray.resize`` (``realloc``: large
+    blocks are remapped, not copied), so the spare capacity never exceeds 6.25 % and no
     second copy of the table is ever made.
 
     Parameters
@@ -275,7 +274,7 @@ class GrowingColumns:
         need = self._n + k
         capacity = len(next(iter(self._arrays.values())))
         if need > capacity:
-            capacity = max(need, capacity + capacity // 8, self._MIN_CAPACITY)
+            capacity = max(need, capacity + capacity // 16, self._MIN_CAPACITY)
             for arr in self._arrays.values():
                 arr.resize((capacity,) + arr.shape[1:], refcheck=False)
         for name, part in parts.items():
@@ -309,24 +308,10 @@ def write_det_submission(path, image_index, labels, scores, boxes) -> None:
         raise ValueError("image_index, labels, scores and boxes must have the same length")
     rows = (f"{i} {l} {_fmt(s)} {_fmt(b[0])} {_fmt(b[1])} {_fmt(b[2])} {_fmt(b[3])}"
             for i, l, s, b in zip(image_index.tolist(), labels.tolist(), scores.tolist(), boxes.tolist()))
-    _atomic_write(path, "".join(r + "\n" for r in rows))
+    atomic_write(path, "".join(r + "\n" for r in rows))
 
 
 # --------------------------------------------------------------------------- helpers
 def _fmt(value: float) -> str:
     """Shortest text that reads back as the same float64 (integers without a decimal point)."""
     return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else repr(float(value))
-
-
-def _atomic_write(path, text: str) -> None:
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
