@@ -35,7 +35,7 @@ DEFAULT_BOOTSTRAP = 1000
 DEFAULT_CONFIDENCE = 0.95
 _CHUNK = 64
 _MAX_PATTERNS = 4096
-_BLOCK_BUDGET = 64 << 20  # bytes of one (entries x resamples) work array in WeightedAP
+_CACHE_BYTES = 3 << 19  # WeightedAP works on blocks of resamples whose (resamples x runs) arrays fit ~1.5 MB
 
 
 @dataclass(frozen=True)
@@ -73,15 +73,27 @@ def resample_weights(n_items: int, n_resamples: int, seed: int):
     Items are drawn one by one, 64 resamples at a time; deterministic for a given
     ``(n_items, n_resamples, seed)``.
     """
+    for counts_t in _draw_counts(n_items, n_resamples, seed):
+        yield counts_t.T
+
+
+def _draw_counts(n_items: int, n_resamples: int, seed: int, *, dtype=np.float64, reuse: bool = False):
+    """The transposed chunks of :func:`resample_weights`: (n_items, chunk), one column per resample.
+
+    With ``reuse`` every chunk is written into the same buffer (the caller must be done
+    with a chunk before asking for the next one).
+    """
     rng = np.random.default_rng(seed)
     done = 0
+    buffer = None
     while done < n_resamples:
         m = min(_CHUNK, n_resamples - done)
         draws = rng.integers(0, n_items, size=(m, n_items))
-        weights_t = np.empty((n_items, m))
+        if buffer is None or not reuse or buffer.shape[1] != m:
+            buffer = np.empty((n_items, m), dtype)
         for j in range(m):  # one resample at a time: the counts stay in cache
-            weights_t[:, j] = np.bincount(draws[j], minlength=n_items)
-        yield weights_t.T  # (m, n_items), its transpose contiguous
+            buffer[:, j] = np.bincount(draws[j], minlength=n_items)
+        yield buffer
         done += m
 
 
@@ -233,13 +245,23 @@ class WeightedAP:
     def _positives(self):
         return _segment_matrix(self.object_image, self.object_bounds, self.n_images)
 
-    def _resample_block(self, weights: np.ndarray) -> np.ndarray:
-        """Per-class AP for image weights ``weights`` (m, n_images); shape (m, n_classes)."""
-        m = len(weights)
-        weights_t = np.ascontiguousarray(weights.T)
-        sizes = np.ascontiguousarray((self._segments @ weights_t).T)   # (m, 2R): weighted segment sizes
+    @cached_property
+    def _exact_in_float32(self) -> bool:
+        """Whether weighted segment sizes stay below 2**24 (exact in float32) for any resample."""
+        largest = max([m.data.max(initial=0.0) for m in (self._segments, self._positives)])
+        return self.n_images * largest < 2**24
+
+    def _resample_block(self, counts_t: np.ndarray) -> np.ndarray:
+        """Per-class AP for image weights ``counts_t`` (n_images, m); shape (m, n_classes)."""
+        m = counts_t.shape[1]
+        if counts_t.dtype == np.float32 and not self._exact_in_float32:
+            counts_t = counts_t.astype(np.float64)
+        segments, positives = self._segments, self._positives
+        if counts_t.dtype == np.float32:
+            segments, positives = segments.astype(np.float32), positives.astype(np.float32)
+        sizes = np.ascontiguousarray((segments @ counts_t).T, dtype=np.float64)  # (m, 2R): exact integers
         gap, run = sizes[:, 0::2], sizes[:, 1::2]
-        starts = np.flatnonzero(np.r_[True, self.run_class[1:] != self.run_class[:-1]]) if m and len(run.T) \
+        starts = np.flatnonzero(np.r_[True, self.run_class[1:] != self.run_class[:-1]]) if len(self.run_class) \
             else np.zeros(0, np.int64)
         runs_per_class = np.diff(np.r_[starts, run.shape[1]])
         ctp = _class_cumsum(run, starts, runs_per_class)
@@ -252,16 +274,15 @@ class WeightedAP:
         contrib = np.zeros((m, self.n_classes))
         if run.shape[1]:
             contrib[:, self.run_class[starts]] = np.add.reduceat(run * mpre, starts, axis=1)
-        npos = (self._positives @ weights_t).T
+        npos = (positives @ counts_t).T
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(npos > 0, contrib / npos, np.nan)
 
-    def _blocks(self, weights: np.ndarray):
-        """Split a chunk of weights (m, n_images) into blocks whose work arrays fit the budget."""
-        entries = max(len(self.segment_image), len(self.object_image), 1)
-        step = max(1, _BLOCK_BUDGET // (8 * entries))
-        for lo in range(0, len(weights), step):
-            yield weights[lo: lo + step]
+    def _mean_aps(self, counts_t: np.ndarray) -> np.ndarray:
+        """mAP for each column of ``counts_t`` (n_images, m), in blocks that fit the work budget."""
+        step = max(1, _CACHE_BYTES // (8 * max(len(self.run_class), self.n_classes, 1)))
+        return np.concatenate([np.mean(self._resample_block(counts_t[:, lo: lo + step]), axis=1)
+                               for lo in range(0, counts_t.shape[1], step)])
 
     def average_precisions(self, weights: np.ndarray) -> np.ndarray:
         """Per-class all-points AP with image weights (n_images,); shape (n_classes,).
@@ -272,18 +293,19 @@ class WeightedAP:
         interleave them by image position with other images' detections of the same
         confidence).
         """
-        return self._resample_block(np.asarray(weights, np.float64).reshape(1, -1))[0]
+        return self._resample_block(np.asarray(weights, np.float64).reshape(-1, 1))[0]
 
     def mean_aps(self, weights: np.ndarray) -> np.ndarray:
         """mAP for each row of ``weights`` (m, n_images); shape (m,)."""
-        return np.concatenate([np.mean(self._resample_block(w), axis=1) for w in self._blocks(weights)])
+        return self._mean_aps(np.ascontiguousarray(np.asarray(weights, np.float64).T))
 
     def mean_ap(self, weights: np.ndarray) -> float:
         return float(np.mean(self.average_precisions(weights)))
 
     def bootstrap(self, *, n_resamples: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> np.ndarray:
-        """mAP of each bootstrap resample of images; shape (n_resamples,)."""
-        return np.concatenate([self.mean_aps(w) for w in resample_weights(self.n_images, n_resamples, seed)])
+        """mAP of each bootstrap resample of images (the draws of :func:`resample_weights`); shape (n_resamples,)."""
+        return np.concatenate([self._mean_aps(c) for c in _draw_counts(self.n_images, n_resamples, seed,
+                                                                        dtype=np.float32, reuse=True)])
 
 
 def _class_cumsum(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -407,8 +429,8 @@ def compare_map(wap_a: WeightedAP, wap_b: WeightedAP, *, n_resamples: int = DEFA
         raise ValueError("the two evaluations are on different image sets")
     ones = np.ones(wap_a.n_images)
     a, b = wap_a.mean_ap(ones), wap_b.mean_ap(ones)
-    diffs = np.concatenate([wap_b.mean_aps(w) - wap_a.mean_aps(w)
-                            for w in resample_weights(wap_a.n_images, n_resamples, seed)])
+    diffs = np.concatenate([wap_b._mean_aps(c) - wap_a._mean_aps(c) for c in
+                            _draw_counts(wap_a.n_images, n_resamples, seed, dtype=np.float32, reuse=True)])
     low, high = _normal_interval(diffs[:, None], b - a, confidence)
     se = float(np.nanstd(diffs, ddof=1))
     p = float(2 * NormalDist().cdf(-abs(b - a) / se)) if se > 0 else (1.0 if b == a else 0.0)
