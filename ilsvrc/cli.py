@@ -1,4 +1,4 @@
-"""Command-line interface of the evaluator: ``evaluate`` and ``convert``.
+"""Command-line interface of the evaluator: ``evaluate``, ``convert`` and ``conformance``.
 
 Registered under the ``ilsvrc-classic`` console script (see :mod:`experiments.cli`) and
 runnable alone as ``python -m ilsvrc``.  Bad input ends with one line on stderr naming
@@ -76,7 +76,7 @@ def _add_format(p, task: str) -> None:
 
 
 def add_commands(sub) -> None:
-    """Register ``evaluate`` and ``convert`` on an argparse subparsers object."""
+    """Register ``evaluate``, ``convert`` and ``conformance`` on an argparse subparsers object."""
     ev = sub.add_parser("evaluate", help="score a submission with the official ILSVRC rules",
                         description="Score a submission exactly as the official ILSVRC devkit does.")
     tasks = ev.add_subparsers(dest="task", required=True, metavar="{cls,loc,det,compare}")
@@ -127,6 +127,10 @@ def add_commands(sub) -> None:
     cv.add_argument("--to", dest="target_form", required=True, choices=CONVERT_FORMS)
     cv.add_argument("--meta", metavar="META_MAT", help="metadata file (default: the bundled ILSVRC class list)")
     cv.set_defaults(handler=_run_convert)
+
+    from .conformance.cli import add_commands as add_conformance_commands
+
+    add_conformance_commands(sub)
 
 
 # --------------------------------------------------------------------------- handlers
