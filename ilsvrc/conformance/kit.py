@@ -189,7 +189,8 @@ def export(directory, *, task: str = "all", fmt: str = "devkit", force: bool = F
                 shutil.rmtree(folder)
                 index["skipped"].append({"name": case.name, "reason": f"not expressible in {fmt}: {exc}"})
                 continue
-            (folder / "submission.txt").unlink()
+            if files["submission"] != "submission.txt":
+                (folder / "submission.txt").unlink()
         meta.update(format=fmt, files=files, evaluate=evaluate_argv(case.task, files, fmt), tolerance=TOLERANCE,
                     broken_by=broken_by)
         if case.official is not None:
