@@ -85,14 +85,15 @@ def _draw_counts(n_items: int, n_resamples: int, seed: int, *, dtype=np.float64,
     """
     rng = np.random.default_rng(seed)
     done = 0
-    buffer = None
+    buffer = rows = None
     while done < n_resamples:
         m = min(_CHUNK, n_resamples - done)
         draws = rng.integers(0, n_items, size=(m, n_items))
         if buffer is None or not reuse or buffer.shape[1] != m:
-            buffer = np.empty((n_items, m), dtype)
+            buffer, rows = np.empty((n_items, m), dtype), np.empty((m, n_items), dtype)
         for j in range(m):  # one resample at a time: the counts stay in cache
-            buffer[:, j] = np.bincount(draws[j], minlength=n_items)
+            rows[j] = np.bincount(draws[j], minlength=n_items)
+        buffer[:] = rows.T
         yield buffer
         done += m
 
