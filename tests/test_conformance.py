@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 import conformance_scorers
-from conftest import (CLSLOC_BLACKLIST, CLSLOC_CACHE, DET_BLACKLIST, DET_CACHE, DET_LIST, DEVKIT, GT_2012, MICRO,
-                      META_CLSLOC_2015, META_DET_2015, ROOT, devkit_path, needs_devkit)
+from conftest import CLSLOC_BLACKLIST, DEVKIT, GT_2012, MICRO, ROOT, devkit_path, needs_devkit
 from experiments.cli import main
 from ilsvrc import formats
 from ilsvrc.conformance import MISTAKES, check, export, first_difference, report, score_case
@@ -218,16 +217,18 @@ def test_run_reports_scorer_errors_and_check_reports_missing_and_malformed(kit, 
     folder, index = kit
     results = tmp_path / "results"
     results.mkdir()
-    first, second, third = index["cases"][:3]
-    (results / f"{first['name']}.json").write_text("{not json")
-    expected = json.loads((folder / second["name"] / "expected.json").read_text())
-    (results / f"{second['name']}.json").write_text(json.dumps(expected).replace("0.5", "NaN"))
-    (results / f"{third['name']}.json").write_text(json.dumps(expected))
+    (results / "cls_top_k.json").write_text("{not json")
+    expected = json.loads((folder / "det_tie_order" / "expected.json").read_text())
+    (results / "det_tie_order.json").write_text(json.dumps(dict(expected, ap={"1": float("nan")})))
+    (results / "det_duplicates.json").write_text((folder / "det_duplicates" / "expected.json").read_text())
     verdicts = {v.name: v for v in check(folder, results)}
-    assert verdicts[first["name"]].status == "fail" and "malformed JSON" in verdicts[first["name"]].detail
-    assert verdicts[index["cases"][5]["name"]].status == "missing"
+    assert (verdicts["cls_top_k"].status, verdicts["cls_top_k"].detail[:14]) == ("fail", "malformed JSON")
+    assert verdicts["det_tie_order"].status == "fail"
+    assert verdicts["det_tie_order"].detail == f"ap[1]: got nan, expected {expected['ap']['1']:.10g}"
+    assert verdicts["det_duplicates"].status == "pass" and verdicts["loc_iou_half"].status == "missing"
     lines = report(folder, list(verdicts.values()))
-    assert lines[-1].startswith("rules broken:") is False and any("missing" in l for l in lines)
+    n = len(index["cases"])
+    assert f"{n} cases: 1 pass, 2 fail, {n - 3} missing" in lines
     assert main(["conformance", "check", str(folder), str(results)]) == 1
     capsys.readouterr()
     cls_kit = tmp_path / "cls"
@@ -235,7 +236,7 @@ def test_run_reports_scorer_errors_and_check_reports_missing_and_malformed(kit, 
     fail = f"{sys.executable} -c \"import sys; sys.exit('boom')\" {{submission}} {{case_dir}} {{out_json}}"
     assert main(["conformance", "run", str(cls_kit), "--command", fail, "--results", str(tmp_path / "r2")]) == 1
     out = capsys.readouterr().out
-    assert "ERROR" in out and "scorer exited with status 1: boom" in out
+    assert out.count("ERROR    scorer exited with status 1: boom") == sum(c["task"] == "cls" for c in index["cases"])
     assert main(["conformance", "run", str(cls_kit), "--command", "true"]) == 2
     assert "placeholders" in capsys.readouterr().err
 
