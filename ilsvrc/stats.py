@@ -247,6 +247,12 @@ class WeightedAP:
         return _segment_matrix(self.object_image, self.object_bounds, self.n_images)
 
     @cached_property
+    def _class_starts(self) -> np.ndarray:
+        """Index of the first run of each class that has runs."""
+        return np.flatnonzero(np.r_[True, self.run_class[1:] != self.run_class[:-1]]) if len(self.run_class) \
+            else np.zeros(0, np.int64)
+
+    @cached_property
     def _exact_in_float32(self) -> bool:
         """Whether weighted segment sizes stay below 2**24 (exact in float32) for any resample."""
         largest = max([m.data.max(initial=0.0) for m in (self._segments, self._positives)])
@@ -261,12 +267,11 @@ class WeightedAP:
         if counts_t.dtype == np.float32:
             segments, positives = segments.astype(np.float32), positives.astype(np.float32)
         sizes = np.ascontiguousarray((segments @ counts_t).T, dtype=np.float64)  # (m, 2R): exact integers
-        gap, run = sizes[:, 0::2], sizes[:, 1::2]
-        starts = np.flatnonzero(np.r_[True, self.run_class[1:] != self.run_class[:-1]]) if len(self.run_class) \
-            else np.zeros(0, np.int64)
-        runs_per_class = np.diff(np.r_[starts, run.shape[1]])
-        ctp = _class_cumsum(run, starts, runs_per_class)
-        cfp = _class_cumsum(gap, starts, runs_per_class)
+        sizes = sizes.reshape(m, -1, 2).transpose(0, 2, 1)                        # (m, gap / run, R)
+        starts = self._class_starts
+        cumulative = _class_cumsum(sizes, starts)
+        cfp, ctp = cumulative[:, 0], cumulative[:, 1]
+        run = sizes[:, 1]
         total = ctp + cfp
         precision = np.divide(ctp, total, out=np.zeros_like(ctp), where=total > 0)
         # running maximum from the end within each class: offsets keep classes apart
@@ -309,13 +314,17 @@ class WeightedAP:
                                                                         dtype=np.float32, reuse=True)])
 
 
-def _class_cumsum(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Cumulative sums along axis 1 restarting at every ``starts`` (groups of ``lengths`` columns)."""
-    total = np.cumsum(values, axis=1)
+def _class_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative sums along the last axis restarting at every ``starts`` (exact for integer values).
+
+    Each group's first value is lowered by the total of the group before it, so one
+    cumulative sum restarts at every group.
+    """
+    values = values.copy()
     if len(starts) > 1:
-        before = total[:, starts[1:] - 1]
-        total[:, starts[1]:] -= np.repeat(before, lengths[1:], axis=1)
-    return total
+        totals = np.add.reduceat(values, starts, axis=-1)
+        values[..., starts[1:]] -= totals[..., :-1]
+    return np.cumsum(values, axis=-1)
 
 
 def _segment_matrix(members: np.ndarray, bounds: np.ndarray, n_items: int):
