@@ -14,8 +14,8 @@ resample:
   multinomial counts over the distinct rows (at most a few dozen for top-k errors) and
   the means follow from one matrix product: the same bootstrap distribution as drawing
   images one by one, at a cost independent of the number of images.  (Versions that drew
-  images one by one gave other draws for the same seed: intervals differ from theirs at
-  the level of Monte-Carlo noise, about 0.0003 for a top-5 error on 50,000 images.)
+  images one by one gave other draws for the same seed: bounds differ from theirs by
+  Monte-Carlo noise, up to 0.0004 for a 50,000-image error near 0.5.)
   With too many distinct rows (continuous values) images are drawn one by one.
 * **Detection mAP** is re-computed exactly under each resample without re-matching:
   matching is per image, so a resample only changes how often each image's detections
