@@ -1,4 +1,4 @@
-"""Command-line interface of the evaluator: ``evaluate`` and ``convert``.
+"""Command-line interface of the evaluator: ``evaluate``, ``convert`` and ``conformance``.
 
 Registered under the ``ilsvrc-classic`` console script (see :mod:`experiments.cli`) and
 runnable alone as ``python -m ilsvrc``.  Bad input ends with one line on stderr naming
@@ -17,10 +17,12 @@ import numpy as np
 
 from . import stats
 from .errors import InputError
+from .formats import FORMATS
 from .label_order import FORMS, convert_submission
 from .synsets import SynsetTable
 
 EXIT_INPUT_ERROR = 2
+CONVERT_FORMS = FORMS + ("kaggle-csv", "coco-json")
 
 
 # --------------------------------------------------------------------------- parsers
@@ -66,8 +68,15 @@ def _add_det_inputs(p):
                    help="ilsvrc = official greedy matching with size-dependent IoU; voc = PASCAL VOC rule")
 
 
+def _add_format(p, task: str) -> None:
+    p.add_argument("--format", dest="fmt", choices=FORMATS[task], default="devkit",
+                   help="submission format: devkit (default), sorted-index or wnid labels in the devkit layout, "
+                        + ("the Kaggle ImageId,PredictionString CSV" if task != "det" else "COCO results JSON")
+                        + " (see ilsvrc/formats.py)")
+
+
 def add_commands(sub) -> None:
-    """Register ``evaluate`` and ``convert`` on an argparse subparsers object."""
+    """Register ``evaluate``, ``convert`` and ``conformance`` on an argparse subparsers object."""
     ev = sub.add_parser("evaluate", help="score a submission with the official ILSVRC rules",
                         description="Score a submission exactly as the official ILSVRC devkit does.")
     tasks = ev.add_subparsers(dest="task", required=True, metavar="{cls,loc,det,compare}")
@@ -76,18 +85,21 @@ def add_commands(sub) -> None:
     p.add_argument("pred", metavar="PRED", help="submission: up to 5 devkit ids per line")
     _add_cls_inputs(p)
     _add_common(p)
+    _add_format(p, "cls")
     p.set_defaults(handler=_run_cls)
 
     p = tasks.add_parser("loc", help="classification + localization: top-k localization error")
     p.add_argument("pred", metavar="PRED", help="submission: up to 5 '<id> x1 y1 x2 y2' groups per line")
     _add_loc_inputs(p)
     _add_common(p)
+    _add_format(p, "loc")
     p.set_defaults(handler=_run_loc)
 
     p = tasks.add_parser("det", help="detection: per-class AP, mean and median AP")
     p.add_argument("pred", metavar="PRED", help="submission: '<image index> <id> <confidence> x1 y1 x2 y2' lines")
     _add_det_inputs(p)
     _add_common(p)
+    _add_format(p, "det")
     p.add_argument("--pr-curves", metavar="DIR", help="write precision/recall plots (PNG) to DIR")
     p.set_defaults(handler=_run_det)
 
@@ -105,14 +117,20 @@ def add_commands(sub) -> None:
 
     cv = sub.add_parser("convert", help="rewrite a submission's class labels in another numbering",
                         description="Map submission labels between devkit ids (1-based, devkit order), "
-                                    "sorted-WNID indices (0-based, PyTorch/Kaggle order) and WNIDs.")
+                                    "sorted-WNID indices (0-based, PyTorch/Kaggle order) and WNIDs, and between "
+                                    "the devkit files, the Kaggle ImageId,PredictionString CSV (cls, loc) and "
+                                    "COCO results JSON (det).")
     cv.add_argument("src", metavar="SRC")
     cv.add_argument("dst", metavar="OUT")
     cv.add_argument("--task", required=True, choices=("cls", "loc", "det"))
-    cv.add_argument("--from", dest="source_form", required=True, choices=FORMS)
-    cv.add_argument("--to", dest="target_form", required=True, choices=FORMS)
+    cv.add_argument("--from", dest="source_form", required=True, choices=CONVERT_FORMS)
+    cv.add_argument("--to", dest="target_form", required=True, choices=CONVERT_FORMS)
     cv.add_argument("--meta", metavar="META_MAT", help="metadata file (default: the bundled ILSVRC class list)")
     cv.set_defaults(handler=_run_convert)
+
+    from .conformance.cli import add_commands as add_conformance_commands
+
+    add_conformance_commands(sub)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -132,13 +150,22 @@ def _interval_rows(label, interval):
     return [_fmt_row(f"  {pct} CI low", interval.low), _fmt_row(f"  {pct} CI high", interval.high)]
 
 
-def _worst_classes(per_class: np.ndarray, synsets: SynsetTable, n: int, what: str) -> list[str]:
+def _worst_classes(per_class: np.ndarray, synsets: SynsetTable, n: int, what: str, *, order=None,
+                   counts: tuple | None = None) -> list[str]:
+    """The table of the ``n`` worst classes: devkit id, WNID, the measure, name (and counts)."""
     if n <= 0:
         return []
-    order = np.argsort(-np.nan_to_num(per_class, nan=-1.0), kind="stable")[:n]
-    lines = [f"\nWorst {len(order)} classes by {what}:"]
-    lines += [f"  {c + 1:>5}  {synsets.wnid_of(int(c + 1))}  {per_class[c]:.4f}  {synsets.name_of(int(c + 1))}"
-              for c in order]
+    if order is None:
+        order = np.argsort(-np.nan_to_num(per_class, nan=-1.0), kind="stable")
+    order = order[:n]
+    header = f"  {'id':>5}  {'WNID':<10} {what:>{max(len(what), 7)}}  name"
+    lines = [f"\nWorst {len(order)} classes by {what} (id: devkit class id):", header]
+    for c in order:
+        row = (f"  {c + 1:>5}  {synsets.wnid_of(int(c + 1)):<10} {per_class[c]:>{max(len(what), 7)}.4f}  "
+               f"{synsets.name_of(int(c + 1))}")
+        if counts is not None:
+            row += f"  ({counts[0][c]} objects, {counts[1][c]} detections)"
+        lines.append(row)
     return lines
 
 
@@ -161,7 +188,7 @@ def _run_cls(args) -> int:
     if args.hierarchical and synsets is None:
         raise InputError("--hierarchical derives the cost matrix from --meta META_MAT; give one (or --cost-matrix)")
     res = evaluate_cls(args.pred, args.ground_truth, cost_matrix=args.cost_matrix, synsets=synsets,
-                       hierarchical=args.hierarchical)
+                       hierarchical=args.hierarchical, fmt=args.fmt)
     if args.bootstrap > 0:
         res.add_intervals(args.bootstrap, args.seed, args.confidence)
     lines = [f"CLS  {args.pred}  ({res.n_images} images)", _fmt_row("k", range(1, 6), "{}"),
@@ -181,7 +208,7 @@ def _run_loc(args) -> int:
     from .evaluation import evaluate_loc
 
     synsets = SynsetTable.from_file(args.meta)
-    res = evaluate_loc(args.pred, args.ground_truth, args.boxes, synsets, blacklist=args.blacklist)
+    res = evaluate_loc(args.pred, args.ground_truth, args.boxes, synsets, blacklist=args.blacklist, fmt=args.fmt)
     if args.bootstrap > 0:
         res.add_intervals(args.bootstrap, args.seed, args.confidence)
     lines = [f"CLS-LOC  {args.pred}  ({res.n_images} images, {len(res.blacklist)} blacklisted, {res.rules} rules)",
@@ -199,7 +226,7 @@ def _run_det(args) -> int:
 
     synsets = SynsetTable.from_file(args.meta)
     res = evaluate_det(args.pred, args.boxes, args.image_list, synsets, blacklist=args.blacklist,
-                       ap_method=args.ap_method, matching=args.matching)
+                       ap_method=args.ap_method, matching=args.matching, fmt=args.fmt)
     if args.bootstrap > 0:
         res.add_intervals(args.bootstrap, args.seed, args.confidence)
     r = res.result
@@ -209,11 +236,9 @@ def _run_det(args) -> int:
     if res.map_interval is not None:
         pct = f"{100 * res.map_interval.confidence:g}%"
         lines.append(f"{'  mean AP ' + pct + ' CI':<28}{res.map_interval.low[0]:>11.7f}{res.map_interval.high[0]:>11.7f}")
-    if args.worst > 0:
-        order = np.argsort(np.where(np.isnan(r.ap), -1.0, r.ap), kind="stable")[: args.worst]
-        lines.append(f"\nWorst {len(order)} classes by AP:")
-        lines += [f"  {c + 1:>5}  {synsets.wnid_of(int(c + 1))}  {r.ap[c]:.4f}  {synsets.name_of(int(c + 1))}"
-                  f"  ({r.n_positives[c]} objects, {r.n_detections[c]} detections)" for c in order]
+    lines += _worst_classes(r.ap, synsets, args.worst, "AP",
+                            order=np.argsort(np.where(np.isnan(r.ap), -1.0, r.ap), kind="stable"),
+                            counts=(r.n_positives, r.n_detections))
     if args.pr_curves:
         from .plots import plot_pr_curves
 
@@ -276,10 +301,22 @@ def _run_compare(args) -> int:
 
 def _run_convert(args) -> int:
     synsets = _synsets(args.meta, "det" if args.task == "det" else "clsloc")
-    n = convert_submission(args.src, args.dst, task=args.task, source_form=args.source_form,
-                           target_form=args.target_form, synsets=synsets)
-    print(f"converted {n} labels from {args.source_form} to {args.target_form}: {args.dst}")
+    if args.source_form in FORMS and args.target_form in FORMS:
+        n = convert_submission(args.src, args.dst, task=args.task, source_form=args.source_form,
+                               target_form=args.target_form, synsets=synsets)
+        print(f"converted {n} labels from {args.source_form} to {args.target_form}: {args.dst}")
+        return 0
+    from .formats import convert_layout
+
+    n = convert_layout(args.src, args.dst, task=args.task, source=_layout(args.source_form),
+                       target=_layout(args.target_form), synsets=synsets)
+    print(f"converted {n} {'detections' if args.task == 'det' else 'images'} from {args.source_form} to "
+          f"{args.target_form}: {args.dst}")
     return 0
+
+
+def _layout(form: str) -> str:
+    return "devkit" if form == "devkit-id" else form
 
 
 # --------------------------------------------------------------------------- entry

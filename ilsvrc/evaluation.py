@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import formats
 from . import ground_truth as gt_io
 from . import stats
 from .errors import InputError
@@ -20,12 +21,7 @@ from .label_order import suspect_label_order
 from .metrics.classification import flat_errors, hierarchical_costs
 from .metrics.detection import DetectionResult, evaluate_detection
 from .metrics.localization import localization_error, localization_errors
-from .submissions import (
-    DetSubmission,
-    read_cls_submission,
-    read_det_submission,
-    read_loc_submission,
-)
+from .submissions import DetSubmission
 from .synsets import SynsetTable
 
 log = logging.getLogger(__name__)
@@ -122,7 +118,7 @@ def _per_class_mean(per_image: np.ndarray, cls: np.ndarray, n_classes: int) -> n
 
 
 def evaluate_cls(pred_path, gt_path, *, cost_matrix=None, synsets: SynsetTable | None = None,
-                 hierarchical: bool = False, check_label_order: bool = True) -> ClsEvaluation:
+                 hierarchical: bool = False, check_label_order: bool = True, fmt: str = "devkit") -> ClsEvaluation:
     """Evaluate a CLS submission file (flat top-k error, optionally hierarchical cost).
 
     Parameters
@@ -136,6 +132,8 @@ def evaluate_cls(pred_path, gt_path, *, cost_matrix=None, synsets: SynsetTable |
     hierarchical : bool
     check_label_order : bool
         Warn when the submission looks like it uses sorted-WNID indices.
+    fmt : str
+        Submission format (:data:`ilsvrc.formats.FORMATS`).
     """
     cost = None
     if cost_matrix is not None:
@@ -147,9 +145,12 @@ def evaluate_cls(pred_path, gt_path, *, cost_matrix=None, synsets: SynsetTable |
         cost = synsets.hierarchical_cost_matrix()
     n_classes = cost.shape[0] if cost is not None else (synsets.n_classes if synsets is not None else 1000)
     gt = gt_io.read_class_labels(gt_path, n_classes)
-    pred = read_cls_submission(pred_path, len(gt), n_classes)
+    notes = []
+    pred = formats.read_cls(pred_path, len(gt), n_classes, fmt=fmt, synsets=synsets, warnings=notes)
+    for note in notes:
+        log.warning(note)
     errors = flat_errors(pred, gt)
-    result = ClsEvaluation(errors.mean(axis=0), errors, gt, pred)
+    result = ClsEvaluation(errors.mean(axis=0), errors, gt, pred, warnings=notes)
     if cost is not None:
         result.per_image_cost = hierarchical_costs(pred, gt, cost)
         result.hierarchical_cost = result.per_image_cost.mean(axis=0)
@@ -224,7 +225,7 @@ class LocEvaluation:
 
 
 def evaluate_loc(pred_path, gt_path, boxes, synsets: SynsetTable, *, blacklist=None,
-                 check_label_order: bool = True) -> LocEvaluation:
+                 check_label_order: bool = True, fmt: str = "devkit") -> LocEvaluation:
     """Evaluate a CLS-LOC submission file.
 
     Parameters
@@ -236,9 +237,14 @@ def evaluate_loc(pred_path, gt_path, boxes, synsets: SynsetTable, *, blacklist=N
         CLS-LOC metadata.
     blacklist : path-like, optional
         With it the 2013+ rules apply, without it the 2012 rules.
+    fmt : str
+        Submission format (:data:`ilsvrc.formats.FORMATS`).
     """
     gt = gt_io.read_class_labels(gt_path, synsets.n_classes)
-    pred = read_loc_submission(pred_path, len(gt), synsets.n_classes)
+    notes = []
+    pred = formats.read_loc(pred_path, len(gt), synsets.n_classes, fmt=fmt, synsets=synsets, warnings=notes)
+    for note in notes:
+        log.warning(note)
     objects = boxes if isinstance(boxes, gt_io.ObjectTable) else gt_io.load_clsloc_boxes(boxes, synsets, len(gt))
     if objects.n_images != len(gt):
         raise InputError(f"the boxes cover {objects.n_images} images, the ground truth {len(gt)}")
@@ -247,7 +253,7 @@ def evaluate_loc(pred_path, gt_path, boxes, synsets: SynsetTable, *, blacklist=N
     per_image_cls = flat_errors(pred.labels, gt)
     result = LocEvaluation(localization_error(per_image, bl if blacklist is not None else None),
                            per_image_cls.mean(axis=0), per_image, per_image_cls, gt, bl,
-                           "2013+" if blacklist is not None else "2012")
+                           "2013+" if blacklist is not None else "2012", warnings=notes)
     if check_label_order and synsets.n_classes == 1000:
         warning = suspect_label_order(pred.labels, gt, synsets)
         if warning:
@@ -293,7 +299,7 @@ class DetEvaluation:
 
 
 def evaluate_det(pred_path, boxes, image_list, synsets: SynsetTable, *, blacklist=None,
-                 ap_method: str = "all_points", matching: str = "ilsvrc") -> DetEvaluation:
+                 ap_method: str = "all_points", matching: str = "ilsvrc", fmt: str = "devkit") -> DetEvaluation:
     """Evaluate a DET submission file.
 
     Parameters
@@ -308,10 +314,12 @@ def evaluate_det(pred_path, boxes, image_list, synsets: SynsetTable, *, blacklis
         ``<image index> <WNID>`` pairs to ignore.
     ap_method, matching :
         See :func:`ilsvrc.metrics.detection.evaluate_detection`; the defaults are the official rules.
+    fmt : str
+        Submission format (:data:`ilsvrc.formats.FORMATS`).
     """
     images = image_list if isinstance(image_list, gt_io.ImageList) else gt_io.read_image_list(image_list)
     objects = boxes if isinstance(boxes, gt_io.ObjectTable) else gt_io.load_det_ground_truth(boxes, images, synsets)
-    sub = read_det_submission(pred_path, images, synsets.n_classes)
+    sub = formats.read_det(pred_path, images, synsets.n_classes, fmt=fmt, synsets=synsets)
     bl = gt_io.read_det_blacklist(blacklist, synsets, images) if blacklist is not None else None
     result = evaluate_detection(sub.image, sub.label, sub.score, sub.box, objects, blacklist=bl,
                                 ap_method=ap_method, matching=matching)

@@ -22,9 +22,11 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from ._cache import cached_arrays
 from ._text import check_integral, parse_rows, read_token_lines
 from .boxes import det_iou_threshold
 from .errors import InputError
@@ -159,27 +161,44 @@ class ImageList:
     def __len__(self) -> int:
         return len(self.names)
 
+    @cached_property
+    def _by_index(self) -> tuple[np.ndarray, np.ndarray]:
+        return _sorted_keys(self.indices)
+
     def positions_of(self, indices: np.ndarray) -> np.ndarray:
         """0-based list positions of image indices; -1 where an index is not listed."""
-        indices = np.asarray(indices, dtype=np.int64)
-        order = np.argsort(self.indices, kind="stable")
-        sorted_idx = self.indices[order]
-        pos = np.searchsorted(sorted_idx, indices)
-        pos = np.clip(pos, 0, max(len(sorted_idx) - 1, 0))
-        found = (sorted_idx[pos] == indices) if len(sorted_idx) else np.zeros(len(indices), bool)
-        return np.where(found, order[pos] if len(order) else -1, -1)
+        return _positions_in(self._by_index, indices)
+
+
+def _sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable sorting order of ``keys`` and the sorted keys (see :func:`_positions_in`)."""
+    order = np.argsort(keys, kind="stable")
+    return order, keys[order]
+
+
+def _positions_in(sorted_keys: tuple, wanted) -> np.ndarray:
+    """Position of each ``wanted`` value among keys sorted by :func:`_sorted_keys`; -1 where absent."""
+    order, keys = sorted_keys
+    wanted = np.asarray(wanted, dtype=np.int64)
+    if not len(keys):
+        return np.full(len(wanted), -1, np.int64)
+    at = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+    return np.where(keys[at] == wanted, order[at], -1)
 
 
 def read_image_list(path) -> ImageList:
     """Read a DET image list: lines ``<image name> <1-based image index>``."""
     lines = read_token_lines(path, "image list")
-    names, idx = [], np.empty(len(lines), np.int64)
-    for r, toks in enumerate(lines.tokens):
-        if len(toks) != 2 or not toks[1].isdigit():
-            raise InputError(f"expected '<image name> <image index>', got {' '.join(toks)!r}",
-                             path=lines.path, line=lines.line_number(r))
-        names.append(toks[0])
-        idx[r] = int(toks[1])
+    texts = lines.texts if (lines.lengths == 2).all() else []
+    numbers = texts[1::2]
+    bad = [r for r, t in enumerate(numbers) if not (t.isascii() and t.isdigit())] if texts else \
+        np.flatnonzero(lines.lengths != 2)[:1].tolist()
+    if bad:
+        toks = lines.tokens[bad[0]]
+        raise InputError(f"expected '<image name> <image index>', got {' '.join(toks)!r}",
+                         path=lines.path, line=lines.line_number(bad[0]))
+    names = texts[0::2]
+    idx = np.array([int(t) for t in numbers], np.int64)
     uniq, counts = np.unique(idx, return_counts=True)
     if (counts > 1).any():
         dup = int(uniq[np.flatnonzero(counts > 1)[0]])
@@ -327,20 +346,34 @@ def load_clsloc_boxes(source, synsets: SynsetTable, n_images: int | None = None)
             labels.append(lab)
             boxes.append(box)
         return ObjectTable.from_lists(labels, boxes)
+    table = _object_table(cached_arrays(source, "clsloc-boxes", lambda: _parse_clsloc_cache(source)))
+    if n_images is not None and table.n_images != n_images:
+        raise InputError(f"expected {n_images} images (one per ground-truth line), the cache has {table.n_images}",
+                         path=source)
+    return table
+
+
+def _parse_clsloc_cache(source: str) -> dict:
     mat = _load_mat(source, "CLS-LOC ground-truth cache")
     if "rec" not in mat:
         raise InputError("expected a variable 'rec' (ILSVRC2015_clsloc_validation_ground_truth.mat)",
                          path=source)
     rec = np.asarray(mat["rec"]).ravel()
-    if n_images is not None and len(rec) != n_images:
-        raise InputError(f"expected {n_images} images (one per ground-truth line), the cache has {len(rec)}",
-                         path=source)
     labels, boxes = [], []
     for r in rec:
         objs = np.asarray(r["objects"]).ravel()
         labels.append([float(np.asarray(o["label"]).ravel()[0]) for o in objs])
         boxes.append([np.asarray(o["bbox"], np.float64).ravel() for o in objs])
-    return ObjectTable.from_lists(labels, boxes)
+    return _table_arrays(ObjectTable.from_lists(labels, boxes))
+
+
+def _table_arrays(table: ObjectTable) -> dict:
+    return {"n_images": np.array(table.n_images), "image": table.image, "label": table.label, "box": table.box,
+            "threshold": table.threshold}
+
+
+def _object_table(arrays: dict) -> ObjectTable:
+    return ObjectTable(int(arrays["n_images"]), arrays["image"], arrays["label"], arrays["box"], arrays["threshold"])
 
 
 # --------------------------------------------------------------------------- DET boxes
@@ -374,6 +407,21 @@ def load_det_ground_truth(source, image_list: ImageList, synsets: SynsetTable) -
             labels.append(lab)
             boxes.append(box)
         return ObjectTable.from_lists(labels, boxes)
+    cache = cached_arrays(source, "det-ground-truth", lambda: _parse_det_cache(source))
+    position = _positions_in(_sorted_keys(cache["image_ids"]), image_list.indices)
+    missing = np.flatnonzero(position < 0)
+    if missing.size:
+        raise InputError(f"{missing.size} listed images are not in the cache (first: index "
+                         f"{int(image_list.indices[missing[0]])})", path=source)
+    counts = cache["counts"][position]
+    first = np.concatenate([[0], np.cumsum(cache["counts"])])[position]
+    pick = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(int(counts.sum()))
+    return ObjectTable(len(image_list), np.repeat(np.arange(len(image_list), dtype=np.int64), counts),
+                       cache["label"][pick], cache["box"][pick], cache["threshold"][pick])
+
+
+def _parse_det_cache(source: str) -> dict:
+    """Flat arrays of a 2015 DET cache: its image ids, objects per image, and the objects."""
     mat = _load_mat(source, "DET ground-truth cache")
     if "gt_obj_img_ids" in mat:
         raise InputError("this is a 2014-format DET cache (gt_obj_img_ids); use the XML folder or the "
@@ -386,25 +434,17 @@ def load_det_ground_truth(source, image_list: ImageList, synsets: SynsetTable) -
     lab_cells = np.asarray(mat["gt_obj_labels"]).ravel()
     box_cells = np.asarray(mat["gt_obj_bboxes"]).ravel()
     thr_cells = np.asarray(mat["gt_obj_thr"]).ravel() if "gt_obj_thr" in mat else None
-    cache_pos = {int(i): p for p, i in enumerate(img_ids)}
     labels, boxes, thresholds = [], [], []
-    missing = []
-    for idx in image_list.indices:
-        p = cache_pos.get(int(idx))
-        if p is None:
-            missing.append(int(idx))
-            labels.append([]), boxes.append(np.zeros((0, 4))), thresholds.append([])
-            continue
+    for p in range(len(img_ids)):
         lab = np.asarray(lab_cells[p], np.float64).ravel()
         box = np.asarray(box_cells[p], np.float64).reshape(4, -1).T if lab.size else np.zeros((0, 4))
         labels.append(lab)
         boxes.append(box)
         thresholds.append(np.asarray(thr_cells[p], np.float64).ravel() if thr_cells is not None
                           else det_iou_threshold(box))
-    if missing:
-        raise InputError(f"{len(missing)} listed images are not in the cache (first: index {missing[0]})",
-                         path=source)
-    return ObjectTable.from_lists(labels, boxes, thresholds)
+    table = ObjectTable.from_lists(labels, boxes, thresholds)
+    return {"image_ids": img_ids, "counts": np.array([len(l) for l in labels], np.int64), "label": table.label,
+            "box": table.box, "threshold": table.threshold}
 
 
 def _load_mat(path: str, what: str) -> dict:

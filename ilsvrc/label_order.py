@@ -22,10 +22,10 @@ import re
 
 import numpy as np
 
+from ._files import atomic_write
 from ._text import read_token_lines
 from .errors import InputError
 from .metrics.classification import flat_errors
-from .submissions import _atomic_write
 from .synsets import SynsetTable
 
 FORMS = ("devkit-id", "sorted-index", "wnid")
@@ -92,6 +92,18 @@ def convert_submission(src, dst, *, task: str, source_form: str, target_form: st
             raise ValueError(f"{name}: expected one of {FORMS}, got {form!r}")
     if synsets is None:
         synsets = SynsetTable.bundled("det" if task == "det" else "clsloc")
+    out, count = relabel_lines(src, task, source_form, target_form, synsets)
+    atomic_write(os.fspath(dst), "".join(line + "\n" for line in out))
+    return count
+
+
+def relabel_lines(src, task: str, source_form: str, target_form: str, synsets: SynsetTable) -> tuple[list, int]:
+    """The lines of a submission with its class labels rewritten (see :func:`convert_submission`).
+
+    Returns the lines (without line ends; one per data line, in order, so line numbers
+    are kept) and the number of labels rewritten.  A bad label raises an InputError naming
+    the file, the line and the column.
+    """
     lines = read_token_lines(src, f"{task.upper()} submission", allow_empty=True)
     out, count = [], 0
     for r, toks in enumerate(lines.tokens):
@@ -105,8 +117,7 @@ def convert_submission(src, dst, *, task: str, source_form: str, target_form: st
                                  field=f"label in column {j + 1}") from None
             count += 1
         out.append(" ".join(toks))
-    _atomic_write(os.fspath(dst), "".join(line + "\n" for line in out))
-    return count
+    return out, count
 
 
 def reinterpret_labels(labels: np.ndarray, base: int, synsets: SynsetTable) -> np.ndarray:

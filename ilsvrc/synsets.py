@@ -81,62 +81,21 @@ class SynsetTable:
 
     @classmethod
     def from_meta_mat(cls, path: str | os.PathLike) -> "SynsetTable":
-        """Load a devkit ``meta*.mat`` file (any year; see the module docstring)."""
-        import scipy.io
+        """Load a devkit ``meta*.mat`` file (any year; see the module docstring).
+
+        The parsed arrays are kept in the evaluator's on-disk cache (:mod:`ilsvrc._cache`).
+        """
+        from ._cache import cached_arrays
 
         path = os.fspath(path)
-        try:
-            mat = scipy.io.loadmat(path, mat_dtype=True)
-        except FileNotFoundError:
-            raise InputError("metadata file not found", path=path) from None
-        except Exception as exc:  # scipy raises several types for non-MAT input
-            raise InputError(f"not a readable MATLAB v5 metadata file ({exc})", path=path) from None
-        if "synsets" not in mat:
-            raise InputError("expected a variable 'synsets' (a devkit meta.mat)", path=path)
-        syn = np.asarray(mat["synsets"]).ravel()
-        names = syn.dtype.names or ()
-        id_fields = [f for f in names if _ID_FIELD.match(f)]
-        if not id_fields or "WNID" not in names:
-            raise InputError(f"expected fields ILSVRC*_ID and WNID in 'synsets', got {list(names)}",
-                             path=path, field="synsets")
-        id_field = id_fields[0]
-
-        def scalar(value):
-            arr = np.asarray(value).ravel()
-            return float(arr[0]) if arr.size else float("nan")
-
-        def text(value):
-            arr = np.asarray(value).ravel()
-            return str(arr[0]) if arr.size else ""
-
-        ids = np.array([scalar(s[id_field]) for s in syn])
-        wnids = [text(s["WNID"]) for s in syn]
-        name_field = "words" if "words" in names else "name"
-        desc_field = "gloss" if "gloss" in names else ("description" if "description" in names else None)
-        labels = [text(s[name_field]) if name_field in names else "" for s in syn]
-        descs = [text(s[desc_field]) if desc_field else "" for s in syn]
-        children = [np.asarray(s["children"], dtype=np.float64).ravel().astype(np.int64)
-                    if "children" in names else np.zeros(0, np.int64) for s in syn]
-        height = np.array([scalar(s["wordnet_height"]) for s in syn]) if "wordnet_height" in names else None
-        ntrain = np.array([scalar(s["num_train_images"]) for s in syn]) if "num_train_images" in names else None
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-        if not np.array_equal(ids, np.arange(1, len(ids) + 1)):
-            raise InputError(f"expected {id_field} to number the synsets 1..{len(ids)}", path=path, field=id_field)
-        if "num_children" in names:
-            num_children = np.array([scalar(s["num_children"]) for s in syn])[order]
-            n_classes = int(np.count_nonzero(num_children == 0))
-            if not np.all(num_children[:n_classes] == 0):
-                raise InputError("expected the leaf classes to be ids 1..n", path=path, field="num_children")
-        elif "DET" in id_field:
-            n_classes = min(DET_NUM_CLASSES, len(ids))
-        else:
-            n_classes = len(ids)
-        pick = lambda seq: tuple(seq[i] for i in order)  # noqa: E731
-        return cls(ids=ids.astype(np.int64), wnids=pick(wnids), names=pick(labels), descriptions=pick(descs),
-                   children=pick(children), wordnet_height=None if height is None else height[order],
-                   num_train_images=None if ntrain is None else ntrain[order], n_classes=n_classes,
-                   source=path, id_field=id_field)
+        a = cached_arrays(path, "synsets", lambda: _parse_meta_mat(path))
+        n = len(a["ids"])
+        text = lambda key: tuple(a[key].tolist()) if len(a[key]) else ("",) * n  # noqa: E731
+        return cls(ids=a["ids"], wnids=text("wnids"), names=text("names"), descriptions=text("descriptions"),
+                   children=tuple(np.split(a["children"], np.cumsum(a["n_children"])[:-1])) if n else (),
+                   wordnet_height=a["wordnet_height"] if len(a["wordnet_height"]) else None,
+                   num_train_images=a["num_train_images"] if len(a["num_train_images"]) else None,
+                   n_classes=int(a["n_classes"]), source=path, id_field=str(a["id_field"]))
 
     @classmethod
     def from_map_txt(cls, path: str | os.PathLike) -> "SynsetTable":
@@ -266,3 +225,60 @@ class SynsetTable:
                              path=self.source, field="children")
         np.fill_diagonal(cost, 0.0)
         return cost
+
+
+def _parse_meta_mat(path: str) -> dict:
+    """Arrays of a devkit ``meta*.mat``, ordered by devkit id (see :meth:`SynsetTable.from_meta_mat`)."""
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(path, mat_dtype=True)
+    except FileNotFoundError:
+        raise InputError("metadata file not found", path=path) from None
+    except Exception as exc:  # scipy raises several types for non-MAT input
+        raise InputError(f"not a readable MATLAB v5 metadata file ({exc})", path=path) from None
+    if "synsets" not in mat:
+        raise InputError("expected a variable 'synsets' (a devkit meta.mat)", path=path)
+    syn = np.asarray(mat["synsets"]).ravel()
+    names = syn.dtype.names or ()
+    id_fields = [f for f in names if _ID_FIELD.match(f)]
+    if not id_fields or "WNID" not in names:
+        raise InputError(f"expected fields ILSVRC*_ID and WNID in 'synsets', got {list(names)}",
+                         path=path, field="synsets")
+    id_field = id_fields[0]
+
+    def scalar(value):
+        arr = np.asarray(value).ravel()
+        return float(arr[0]) if arr.size else float("nan")
+
+    def text(value):
+        arr = np.asarray(value).ravel()
+        return str(arr[0]) if arr.size else ""
+
+    ids = np.array([scalar(s[id_field]) for s in syn])
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    if not np.array_equal(ids, np.arange(1, len(ids) + 1)):
+        raise InputError(f"expected {id_field} to number the synsets 1..{len(ids)}", path=path, field=id_field)
+    syn = syn[order]
+    name_field = "words" if "words" in names else "name"
+    desc_field = "gloss" if "gloss" in names else ("description" if "description" in names else None)
+    children = [np.asarray(s["children"], dtype=np.float64).ravel().astype(np.int64)
+                if "children" in names else np.zeros(0, np.int64) for s in syn]
+    if "num_children" in names:
+        num_children = np.array([scalar(s["num_children"]) for s in syn])
+        n_classes = int(np.count_nonzero(num_children == 0))
+        if not np.all(num_children[:n_classes] == 0):
+            raise InputError("expected the leaf classes to be ids 1..n", path=path, field="num_children")
+    elif "DET" in id_field:
+        n_classes = min(DET_NUM_CLASSES, len(ids))
+    else:
+        n_classes = len(ids)
+    numbers = lambda key: np.array([scalar(s[key]) for s in syn]) if key in names else np.zeros(0)  # noqa: E731
+    strings = lambda key: np.array([text(s[key]) for s in syn]) if key in names else np.zeros(0, "U1")  # noqa: E731
+    return {"ids": ids.astype(np.int64), "wnids": strings("WNID"), "names": strings(name_field),
+            "descriptions": strings(desc_field) if desc_field else np.zeros(0, "U1"),
+            "children": np.concatenate(children) if children else np.zeros(0, np.int64),
+            "n_children": np.array([len(c) for c in children], np.int64),
+            "wordnet_height": numbers("wordnet_height"), "num_train_images": numbers("num_train_images"),
+            "n_classes": np.array(n_classes), "id_field": np.array(id_field)}
