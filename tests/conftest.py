@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# parsed ground-truth caches of this test session go to a folder of its own, not the user's
+os.environ.setdefault("ILSVRC_CACHE", tempfile.mkdtemp(prefix="ilsvrc-test-cache-"))
 DATA = ROOT / "tests" / "data"
 MICRO = DATA / "micro_cases"
 DEVKIT = Path(os.environ.get("ILSVRC_DEVKIT_DATA", ROOT.parent / "shared" / "ilsvrc-devkit"))

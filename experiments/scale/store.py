@@ -25,7 +25,8 @@ never on the order they were computed in, the backend, or interruptions.
 
 Crash safety
 ------------
-Only the process that owns the store writes it.  A shard is written to a temporary file
+Only the process that owns the store writes it (opening a store deletes the temporary
+files a killed writer left).  A shard is written to a temporary file
 in the same folder and renamed into place under a name of its own; the manifest (listing
 each shard with its row count and SHA-256) is rewritten the same way *after* the shard is
 in place, and only then is a superseded version of the shard deleted.  A
@@ -202,6 +203,8 @@ class FeatureStore:
         self.config = config
         self.dir = Path(root) / config_hash(config)
         self.dir.mkdir(parents=True, exist_ok=True)
+        for debris in self.dir.glob(".tmp-*"):        # half-written files of a killed writer
+            debris.unlink(missing_ok=True)
         self.flush_seconds = float(flush_seconds)
         self._last_flush = time.monotonic()
         self._superseded: list = []
