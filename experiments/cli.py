@@ -106,7 +106,7 @@ def _run_experiment(args) -> int:
     print(f"{cfg.name}: {summary['n_classes']} classes, {len(cfg.data.seeds)} split(s), {summary['seconds']} s")
     print(f"{'setting':<30}{'accuracy':>10}{'+-':>8}" + "".join(f"{'top-' + str(k) + ' err':>11}" for k in range(1, 6)))
     for v in summary["variants"]:
-        label = "this configuration" if v["sweep_value"] is None else f"{cfg.sweep.key}={v['sweep_value']}"
+        label = "this configuration" if v["sweep_value"] is None else v["label"]
         print(f"{label:<30}{v['accuracy_mean']:>10.4f}{v['accuracy_std']:>8.4f}"
               + "".join(f"{e:>11.4f}" for e in v["top_k_error_mean"]))
     if pub["value"]:

@@ -32,7 +32,8 @@ from baselines.proposals import BACKENDS, ProposalConfig
 from baselines.selective_search import MODES
 from baselines.streaming import StreamingSGDClassifier
 from features.dsift import PHOW_COLORS
-from features.encoding import BagOfWords, FisherVectorEncoder
+from features.encoding import (CELL_NORMALIZATIONS, SV_ASSIGNMENTS, BagOfWords, FisherVectorEncoder, LLCEncoder,
+                               SuperVectorEncoder)
 from features.encoding.pyramid import parse_layout
 from features.local import PHOW, DenseSIFT, DescriptorPCA
 from ilsvrc.errors import InputError
@@ -68,7 +69,7 @@ def _miner(name: str):
 TASKS = ("classification", "detection")
 DATA_LAYOUTS = ("folders", "ilsvrc", "boxes")
 FEATURE_KINDS = ("phow", "dsift")
-ENCODING_KINDS = ("bow", "vlad", "fisher")
+ENCODING_KINDS = ("bow", "vlad", "fisher", "llc", "super_vector")
 FEATURE_MAPS = ("none", "chi2", "hellinger")
 BOW_NORMALIZATIONS = ("l1", "l1_per_cell", "none")
 BOW_ASSIGNMENTS = ("hard", "soft")
@@ -139,6 +140,11 @@ class EncodingConfig:
     em_iter: int = option(default_of(FisherVectorEncoder, "em_iter"), minimum=1)
     kmeans_iter: int = option(default_of(BagOfWords, "kmeans_iter"), minimum=1)
     max_descriptors: int = option(default_of(BagOfWords, "max_descriptors"), minimum=1)
+    n_neighbors: int = option(default_of(LLCEncoder, "n_neighbors"), minimum=1)    # llc: k; soft assignments
+    beta: float = option(default_of(LLCEncoder, "beta"), minimum=0.0)              # llc: conditioning
+    cell_normalize: str = option(default_of(LLCEncoder, "normalize"), choices=CELL_NORMALIZATIONS)  # llc / sv
+    sv_s: float = option(0.0, minimum=0.0)           # super_vector: the constant s (0: learned from the data)
+    sv_assignment: str = option(default_of(SuperVectorEncoder, "assignment"), choices=SV_ASSIGNMENTS)
 
 
 @dataclass(frozen=True)
@@ -195,8 +201,22 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    key: str = ""                      # e.g. "encoding.n_words"
+    """Run the configuration at several values of one setting (``key = "encoding.n_words"``,
+    ``values = [200, 400]``), or as several variants (``key = "variant"``, ``values`` a list of
+    tables ``{label = "...", <section> = {<key> = <value>, ...}, published = <number>}``)."""
+
+    key: str = ""
     values: tuple = ()
+
+
+VARIANT = "variant"
+
+
+def sweep_label(key: str, value) -> str:
+    """How a sweep value is named in reports and folder names."""
+    if key == VARIANT:
+        return str(value.get("label", "")) if isinstance(value, dict) else str(value)
+    return f"{key}={value}"
 
 
 @dataclass(frozen=True)
@@ -387,8 +407,10 @@ def _validate(cfg: ExperimentConfig, path: str) -> None:
                              f"{len(cfg.encoding.level_weights)}", path=path, field="encoding.level_weights")
     if cfg.sweep.key:
         section, _, name = cfg.sweep.key.partition(".")
-        if section not in SECTIONS or name not in {f.name for f in dataclasses.fields(SECTIONS[section])}:
-            raise InputError(f"unknown key {cfg.sweep.key!r}", path=path, field="sweep.key")
+        if cfg.sweep.key != VARIANT and (section not in SECTIONS or name not in {f.name for f in
+                                                                                 dataclasses.fields(SECTIONS[section])}):
+            raise InputError(f"unknown key {cfg.sweep.key!r} (expected section.key, or 'variant')", path=path,
+                             field="sweep.key")
         if not cfg.sweep.values:
             raise InputError("expected at least one value to sweep", path=path, field="sweep.values")
         for value in cfg.sweep.values:         # every value is checked now, not after the first ones ran
@@ -396,7 +418,26 @@ def _validate(cfg: ExperimentConfig, path: str) -> None:
 
 
 def with_value(cfg: ExperimentConfig, key: str, value) -> ExperimentConfig:
-    """A copy of ``cfg`` with ``section.key`` set (used by sweeps), checked like a loaded value."""
+    """A copy of ``cfg`` with ``section.key`` set (used by sweeps), checked like a loaded value;
+    ``key = "variant"``: ``value`` is a table of section tables (and a ``label``, and the
+    variant's ``published`` number), each applied key by key."""
+    if key == VARIANT:
+        where = f"sweep variant {value.get('label', '?')!r}" if isinstance(value, dict) else "sweep variant"
+        if not isinstance(value, dict) or not isinstance(value.get("label"), str):
+            raise InputError("expected a table with a string 'label' and section tables", path=cfg.source_path,
+                             field="sweep.values")
+        changes = {}
+        for section, table in value.items():
+            if section == "label":
+                continue
+            if section == "published" and isinstance(table, (int, float)):
+                table = {"value": table}
+            if section not in SECTIONS or section == "sweep" or not isinstance(table, dict):
+                raise InputError(f"{where}: expected section tables of {sorted(set(SECTIONS) - {'sweep'})}, got "
+                                 f"{section!r}", path=cfg.source_path, field="sweep.values")
+            merged = {**dataclasses.asdict(getattr(cfg, section)), **table}
+            changes[section] = _build(SECTIONS[section], merged, f"{where}: {section}", cfg.source_path)
+        return dataclasses.replace(cfg, **changes)
     section, name = key.split(".", 1)
     sub = getattr(cfg, section)
     fields = {f.name: f for f in dataclasses.fields(sub)}

@@ -202,7 +202,7 @@ def test_sweep_runs_every_value_and_plots_it(tmp_path):
     out = tmp_path / "runs" / "tiny"
     metrics = json.loads((out / "metrics.json").read_text())
     assert [v["sweep_value"] for v in metrics["variants"]] == [8, 24]
-    assert (out / "sweep.png").exists() and "encoding.n_words = 24" in (out / "report.md").read_text()
+    assert (out / "sweep.png").exists() and "encoding.n_words=24" in (out / "report.md").read_text()
     from matplotlib.image import imread
 
     assert imread(out / "sweep.png")[..., :3].std() > 0.05
@@ -248,3 +248,30 @@ def test_config_defaults_and_choices_come_from_the_estimators():
     assert {f.name: f for f in __import__("dataclasses").fields(DetectionConfig)}["proposals"].metadata["choices"] \
         == BACKENDS
     assert option(3, minimum=1).metadata["minimum"] == 1
+
+
+def test_variant_sweeps_apply_whole_tables_and_are_checked_at_load(tmp_path):
+    text = ('name = "x"\n[sweep]\nkey = "variant"\nvalues = [\n'
+            ' {label = "VQ", encoding = {kind = "bow", n_words = 40}, classifier = {feature_map = "chi2"}},\n'
+            ' {label = "LLC", encoding = {kind = "llc", n_words = 64, n_neighbors = 3}, published = 0.73},\n]\n')
+    cfg = load_config(_write(tmp_path, text))
+    vq, llc = (with_value(cfg, "variant", v) for v in cfg.sweep.values)
+    assert (vq.encoding.kind, vq.encoding.n_words, vq.classifier.feature_map) == ("bow", 40, "chi2")
+    assert (llc.encoding.kind, llc.encoding.n_words, llc.encoding.n_neighbors, llc.published.value) == \
+        ("llc", 64, 3, 0.73)
+    assert llc.classifier.feature_map == "none"            # untouched sections keep the file's values
+    for bad, message in (('{encoding = {kind = "bow"}}', "expected a table with a string 'label'"),
+                         ('{label = "a", encodings = {kind = "bow"}}', "expected section tables"),
+                         ('{label = "a", encoding = {n_words = -1}}', "sweep variant 'a': encoding.n_words: expected "
+                                                                      "a value >= 1")):
+        path = _write(tmp_path, f'name = "x"\n[sweep]\nkey = "variant"\nvalues = [{bad}]\n', "bad.toml")
+        with pytest.raises(InputError, match=re.escape(message)):
+            load_config(path)
+
+
+def test_every_reproduction_lists_its_deviations_from_the_paper():
+    for path in sorted((ROOT / "experiments" / "configs").glob("*.toml")):
+        cfg = load_config(path)
+        if cfg.published.value:
+            assert cfg.published.deviations, f"{path.name}: list how the setting differs from the paper (or why not)"
+            assert all(len(d) > 20 for d in cfg.published.deviations)

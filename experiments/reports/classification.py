@@ -97,10 +97,12 @@ def write_report(cfg, data, summary: dict, out_dir: Path) -> Path:
     published = (f"{pub.value:.4f}" + (f" +- {pub.spread:.3f}" if pub.spread else "") + f" ({pub.setting})"
                  if pub.value else "-")
     for v in summary["variants"]:
-        label = "this configuration" if v["sweep_value"] is None else f"{cfg.sweep.key} = {v['sweep_value']}"
+        label = "this configuration" if v["sweep_value"] is None else v["label"]
         errs = v["top_k_error_mean"]
+        own = published if v.get("published") in (None, pub.value) else (
+            f"{v['published']:.4f}" if v["published"] else "-")
         lines.append(f"| {label} | {v['accuracy_mean']:.4f} | {_spread([s['accuracy'] for s in v['splits']])} "
-                     f"| {errs[0]:.4f} / {errs[4]:.4f} | {published} |")
+                     f"| {errs[0]:.4f} / {errs[4]:.4f} | {own} |")
     if pub.source:
         lines += ["", f"Published: {pub.value:.4f}{' +- ' + format(pub.spread, '.3f') if pub.spread else ''} "
                       f"({pub.metric}), {pub.source}."]
@@ -134,7 +136,8 @@ def write_report(cfg, data, summary: dict, out_dir: Path) -> Path:
     lines += ["", "![confusion matrix](confusion.png)", "", "![per-class accuracy](per_class_accuracy.png)"]
     if cfg.sweep.key:
         v = summary["variants"]
-        plot_sweep(cfg.sweep.key, [x["sweep_value"] for x in v], [x["accuracy_mean"] for x in v],
+        plot_sweep(cfg.sweep.key, [x["label"] if cfg.sweep.key == "variant" else x["sweep_value"] for x in v],
+                   [x["accuracy_mean"] for x in v],
                    [x["accuracy_std"] for x in v], pub.value, out_dir / "sweep.png")
         lines += ["", "![sweep](sweep.png)"]
     if data.kind == "ilsvrc":

@@ -91,7 +91,10 @@ def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Pat
 
     pub = summary["published"]
     lines = [f"# {cfg.name}", "", cfg.description, "",
-             f"{len(summary['splits'])} split(s), seeds {list(cfg.data.seeds)}; {summary['seconds']} s in all.", "",
+             f"{len(summary['splits'])} split(s), seeds {list(cfg.data.seeds)}; {summary['seconds']} s in all.", ""]
+    if pub.get("deviations"):
+        lines += ["Deviations from the published setting:", ""] + [f"- {d}" for d in pub["deviations"]] + [""]
+    lines += [
              "| measure | ours | published |", "|---|---|---|",
              f"| DET mean AP | {summary['mean_ap_mean']:.3f} +- {summary['mean_ap_std']:.3f} | "
              f"{pub['value']:.3f} ({pub['source']}) |" if pub["value"] else

@@ -6,19 +6,29 @@ import sys
 from pathlib import Path
 
 
+def _published(value: float, spread: float, setting: str, source: str) -> str:
+    if not value:
+        return "-"
+    text = f"{value:.3f}" + (f" +- {spread:.3f}" if spread else "")
+    return text + (f" ({setting}; {source})" if source else f" ({setting})")
+
+
 def rows(run_dirs) -> list[str]:
-    out = ["| experiment | splits | ours: mean per-class accuracy (std) | ILSVRC top-1 / top-5 error | published | run time |",
-           "|---|---|---|---|---|---|"]
+    """One Markdown row per run (and per sweep value) with the published number and its source."""
+    out = ["| experiment | splits | ours: mean per-class accuracy (std) | ILSVRC top-1 / top-5 error "
+           "| published (setting; source) | run time |", "|---|---|---|---|---|---|"]
     for d in run_dirs:
         path = Path(d) / "metrics.json"
         if not path.exists():
             continue
         m = json.loads(path.read_text())
         pub = m["published"]
-        for v in m["variants"]:
-            name = m["name"] if v["sweep_value"] is None else f"{m['name']} ({v['sweep_value']})"
+        for v in m.get("variants", ()):
+            name = m["name"] if v["sweep_value"] is None else f"{m['name']} ({v.get('label') or v['sweep_value']})"
             errs = v["top_k_error_mean"]
-            published = f"{pub['value']:.3f} ({pub['setting']})" if pub["value"] else "-"
+            value = v.get("published", pub["value"])
+            published = _published(value, pub["spread"] if value == pub["value"] else 0.0, pub["setting"],
+                                   pub["source"])
             out.append(f"| `{name}` | {len(v['splits'])} | {v['accuracy_mean']:.4f} ({v['accuracy_std']:.4f}) "
                        f"| {errs[0]:.4f} / {errs[4]:.4f} | {published} | {m['seconds'] / 60:.1f} min |")
     return out

@@ -30,12 +30,13 @@ from tqdm import tqdm
 
 from baselines.classification import KERNEL_SOLVERS, LinearSVMClassifier
 from baselines.pipeline import ImagePipeline
-from features.encoding import BagOfWords, FisherVectorEncoder, HellingerMap, VLADEncoder
+from features.encoding import (BagOfWords, FisherVectorEncoder, HellingerMap, LLCEncoder, SuperVectorEncoder,
+                               VLADEncoder)
 from features.local import DescriptorPCA, LocalFeatures
 from ilsvrc.datasets import Split
 from ilsvrc.errors import InputError
 
-from ..config import ExperimentConfig, config_from_dict, with_value
+from ..config import ExperimentConfig, config_from_dict, sweep_label, with_value
 from ..datasets import open_classification_data
 from ..scale.cache import ContentCache, code_version, file_digest
 from .common import (FEATURE_CODE, WORKER_MALLOC, cached_map, class_subset, data_root, descriptor_samples,
@@ -71,6 +72,14 @@ def encoder_of(cfg: ExperimentConfig, seed: int):
     if e.kind == "vlad":
         return VLADEncoder(n_words=e.n_words, layout=e.layout, max_descriptors=e.max_descriptors,
                            kmeans_iter=e.kmeans_iter, random_state=seed)
+    if e.kind == "llc":
+        return LLCEncoder(n_words=e.n_words, layout=e.layout, n_neighbors=e.n_neighbors, beta=e.beta,
+                          normalize=e.cell_normalize, max_descriptors=e.max_descriptors, kmeans_iter=e.kmeans_iter,
+                          random_state=seed)
+    if e.kind == "super_vector":
+        return SuperVectorEncoder(n_words=e.n_words, layout=e.layout, s=e.sv_s or None, assignment=e.sv_assignment,
+                                  n_neighbors=e.n_neighbors, normalize=e.cell_normalize,
+                                  max_descriptors=e.max_descriptors, kmeans_iter=e.kmeans_iter, random_state=seed)
     return FisherVectorEncoder(n_components=e.n_components, layout=e.layout, max_descriptors=e.max_descriptors,
                                em_iter=e.em_iter, verbose=True, random_state=seed)
 
@@ -383,12 +392,13 @@ def run_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progres
             results = []
             for seed in variant.data.seeds:
                 split = data.split(variant, int(seed))
-                sub = out_dir if value is None else out_dir / f"{cfg.sweep.key}={value}"
+                sub = out_dir if value is None else out_dir / sweep_label(cfg.sweep.key, value)
                 results.append(run_split(variant, data, split, cache, sub, progress))
             acc = np.array([r.accuracy for r in results])
             errors = np.array([r.top_k_error for r in results])
             summary["variants"].append({
-                "sweep_value": value, "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std()),
+                "sweep_value": value, "label": None if value is None else sweep_label(cfg.sweep.key, value),
+                "published": variant.published.value, "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std()),
                 "top_k_error_mean": errors.mean(axis=0).tolist(), "top_k_error_std": errors.std(axis=0).tolist(),
                 "splits": [{"seed": r.seed, "accuracy": r.accuracy, "top_k_error": r.top_k_error, "C": r.C,
                             "n_train": r.n_train, "n_test": r.n_test, "seconds": round(r.seconds, 1),
