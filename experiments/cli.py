@@ -107,7 +107,8 @@ def _run_experiment(args) -> int:
     print(f"{'setting':<30}{'accuracy':>10}{'+-':>8}" + "".join(f"{'top-' + str(k) + ' err':>11}" for k in range(1, 6)))
     for v in summary["variants"]:
         label = "this configuration" if v["sweep_value"] is None else v["label"]
-        print(f"{label:<30}{v['accuracy_mean']:>10.4f}{v['accuracy_std']:>8.4f}"
+        std = f"{v['accuracy_std']:>8.4f}" if len(v["splits"]) > 1 else f"{'-':>8}"
+        print(f"{label:<30}{v['accuracy_mean']:>10.4f}{std}"
               + "".join(f"{e:>11.4f}" for e in v["top_k_error_mean"]))
     if pub["value"]:
         print(f"{'published (' + pub['setting'] + ')':<30}{pub['value']:>10.4f}   {pub['source']}")
@@ -120,13 +121,14 @@ def _print_detection(cfg, summary: dict) -> None:
     n = len(summary["splits"])
     print(f"{cfg.name}: {len(summary['classes'])} classes, {n} split(s), {summary['seconds']} s")
     print(f"{'measure':<28}{'ours':>10}{'+-':>8}   published")
-    print(f"{'DET mean AP':<28}{summary['mean_ap_mean']:>10.4f}{summary['mean_ap_std']:>8.4f}   "
+    spread = (lambda v: f"{v:>8.4f}") if n > 1 else (lambda v: f"{'-':>8}")
+    print(f"{'DET mean AP':<28}{summary['mean_ap_mean']:>10.4f}{spread(summary['mean_ap_std'])}   "
           + (f"{pub['value']:.3f} ({pub['source']})" if pub["value"] else ""))
     print(f"{'CLS-LOC top-5 error':<28}{summary['loc_top_k_error_mean'][-1]:>10.4f}"
-          f"{summary['loc_top_k_error_std'][-1]:>8.4f}   "
+          f"{spread(summary['loc_top_k_error_std'][-1])}   "
           + (f"{pub['loc_error']:.3f} ({pub['loc_source']})" if pub["loc_error"] else ""))
     print(f"{'CLS-LOC top-1 error':<28}{summary['loc_top_k_error_mean'][0]:>10.4f}"
-          f"{summary['loc_top_k_error_std'][0]:>8.4f}")
+          f"{spread(summary['loc_top_k_error_std'][0])}")
     q = summary["proposals_mean"]["all"]
     print(f"proposals: {q['boxes_per_image']:.0f} per image, recall@0.7 {q['recall_70']:.3f}, MABO {q['mabo']:.3f}, "
           f"AR {q['average_recall']:.3f}")

@@ -96,16 +96,21 @@ class BoxedSample:
     boxes : ndarray of shape (n, 4), float64
         Canonical 0-based inclusive boxes (:mod:`ilsvrc.boxes`).
     label : int
-        The image's class (its first object's; for the per-class split and classification).
+        The image's class (its first object's; for the per-class split and classification);
+        -1 for an ILSVRC validation image of a class outside the run.
     source : str
         Where the objects were read (``file:line`` of the first), for messages.
+    truth : int
+        The image's class in the numbering of localization submissions (ILSVRC: its devkit
+        id); 0 means ``label + 1``.
     """
 
-    path: str
+    path: object
     labels: np.ndarray
     boxes: np.ndarray
     label: int
     source: str = ""
+    truth: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,8 @@ _BOX_COLUMNS = ("image", "class", "xmin", "ymin", "xmax", "ymax")
 
 
 class BoxedImageDataset:
+    kind = "boxes"
+
     """Images with object boxes, listed in a CSV file (or a PASCAL-VOC folder: :meth:`from_voc`).
 
     The file has the header ``image,class,xmin,ymin,xmax,ymax`` and one line per object;
@@ -257,6 +264,15 @@ class BoxedImageDataset:
     def __len__(self) -> int:
         return len(self._samples)
 
+    @property
+    def label_ids(self) -> np.ndarray:
+        """The id of each class in submissions (1..C, in class order)."""
+        return np.arange(1, len(self.classes) + 1, dtype=np.int64)
+
+    @property
+    def n_label_ids(self) -> int:
+        return len(self.classes)
+
     def samples(self) -> list:
         """Every image, in sorted path order."""
         return list(self._samples)
@@ -358,3 +374,88 @@ def open_classification_data(cfg, root: Path, classes, work_dir: Path):
                              extract_dir=Path(work_dir) / "devkit")
         return ILSVRCClassification(ILSVRCDataset(layout, classes, index_dir=Path(work_dir) / "tar-index"))
     return FolderClassification(ImageFolderDataset(root, classes=classes))
+
+
+class ILSVRCBoxes:
+    """ILSVRC images with their boxes, for detection and localization runs: training images
+    of the run's classes that have box annotations (``data.n_train`` per class, seeded),
+    against the validation images (``data.val_images``, 0: all) and their boxes.
+    Localization submissions carry devkit ids, so that they score against the official
+    validation boxes; validation images of classes outside the run count as errors."""
+
+    kind = "ilsvrc"
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.root = dataset.root
+        self.classes = dataset.classes
+        self.label_ids = dataset.devkit_ids
+        self.n_label_ids = dataset.synsets.n_classes
+        layout = dataset.layout
+        for path, key, names in ((layout.train_boxes, "data.train_boxes", "ILSVRC2012_bbox_train_v2"),
+                                 (layout.val_boxes, "data.val_boxes", "ILSVRC2012_bbox_val_v3")):
+            if path is None:
+                raise InputError(f"no box annotations found: looked for {names}[.tar.gz]; set {key}", path=self.root)
+        self._train_boxes = None
+
+    def _objects(self, objects, source: str):
+        index = {w: i for i, w in enumerate(self.classes)}
+        kept = [(index[w], box) for w, box in objects if w in index]
+        labels = np.array([k for k, _ in kept], np.int64)
+        boxes = np.array([b for _, b in kept], np.float64).reshape(-1, 4)
+        for n, box in enumerate(boxes, start=1):
+            if box[2] < box[0] or box[3] < box[1]:
+                raise InputError(f"object {n}: reversed or empty box {box.tolist()}", path=source, field="bndbox")
+        return labels, boxes
+
+    def split(self, n_train: int, n_test: int | None, seed: int) -> BoxedSplit:
+        from ilsvrc.datasets import read_box_annotations
+
+        layout = self.dataset.layout
+        if self._train_boxes is None:
+            self._train_boxes = read_box_annotations(layout.train_boxes)
+        rng = np.random.default_rng(seed)
+        train = []
+        annotated = [s for s in self.dataset.train_samples()
+                     if Path(getattr(s.path, "name", s.path)).stem in self._train_boxes]
+        for i, wnid in enumerate(self.classes):
+            members = [s for s in annotated if s.label == i]
+            if not members:
+                raise InputError(f"class {wnid}: no training image with box annotations", path=layout.train_boxes)
+            chosen = sorted(rng.choice(len(members), min(n_train, len(members)), replace=False))
+            for j in chosen:
+                stem = Path(getattr(members[j].path, "name", members[j].path)).stem
+                source = f"{layout.train_boxes}/{stem}.xml"
+                labels, boxes = self._objects(self._train_boxes[stem], source)
+                train.append(BoxedSample(members[j].path, labels, boxes, i, source))
+        val = self.dataset.val_samples(n_test or 0)
+        stems = [Path(getattr(s.path, "name", s.path)).stem for s in val]
+        val_boxes = read_box_annotations(layout.val_boxes, stems=set(stems))
+        test = []
+        for s, stem in zip(val, stems):
+            source = f"{layout.val_boxes}/{stem}.xml"
+            if stem not in val_boxes:
+                raise InputError(f"no box annotation for validation image {stem}", path=layout.val_boxes)
+            labels, boxes = self._objects(val_boxes[stem], source)
+            test.append(BoxedSample(s.path, labels, boxes, s.label, source,
+                                    truth=self.dataset.synsets.id_of(s.class_name)))
+        return BoxedSplit(train, test, seed)
+
+
+def open_boxed_data(cfg, root: Path, classes, work_dir: Path):
+    """The detection data of a configuration under ``root``: a boxes.csv beside images/, a
+    PASCAL-VOC folder, or (``data.layout = "ilsvrc"``) an ILSVRC distribution with its boxes."""
+    if cfg.data.layout == "ilsvrc":
+        from ilsvrc.datasets import ILSVRCDataset, find_layout
+
+        d = cfg.data
+        layout = find_layout(root, devkit=d.devkit, meta=d.meta, ground_truth=d.ground_truth,
+                             train_boxes=d.train_boxes, val_boxes=d.val_boxes, extract_dir=Path(work_dir) / "devkit")
+        return ILSVRCBoxes(ILSVRCDataset(layout, classes, index_dir=Path(work_dir) / "tar-index"))
+    if (root / "boxes.csv").is_file():
+        return BoxedImageDataset(root / "boxes.csv", root / "images", classes=classes)
+    if (root / "Annotations").is_dir():
+        return BoxedImageDataset.from_voc(root, classes=classes)
+    raise InputError("expected a folder holding boxes.csv and images/, a PASCAL-VOC folder with Annotations/ and "
+                     "JPEGImages/, or (data.layout = 'ilsvrc') an ILSVRC distribution (nothing is downloaded)",
+                     path=root)

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from ilsvrc_layout import DEVKIT_IDS, make_classification_layout
 
 from experiments.cli import main
@@ -309,3 +310,35 @@ def test_workers_do_not_outlive_a_killed_driver(layouts, tmp_path):
     for p in survivors:
         os.kill(p, signal.SIGKILL)
     assert not survivors, f"{len(survivors)} worker process(es) outlived the driver by 10 s"
+
+
+def test_localization_baseline_on_the_official_layout(tmp_path):
+    """Training boxes from ILSVRC2012_bbox_train_v2 (0-based XML), a CLS-LOC submission in devkit
+    ids scored by the official rules against ILSVRC2012_bbox_val_v3."""
+    from ilsvrc_layout import make_localization_layout
+
+    from ilsvrc.ground_truth import load_clsloc_boxes
+    from ilsvrc.metrics.localization import localization_error, localization_errors
+    from ilsvrc.submissions import read_loc_submission
+    from ilsvrc.synsets import SynsetTable
+
+    root = tmp_path / "data"
+    written = make_localization_layout(root, n_train=14, n_val=5)
+    cfg = tmp_path / "loc.toml"
+    cfg.write_text(f'extends = "{(ROOT / "experiments/configs/ilsvrc2012_loc_quick.toml").as_posix()}"\n'
+                   'name = "loc_tiny"\n[data]\nn_train = 14\nmax_side = 200\n'
+                   '[features]\nsamples_per_image = 200\n[encoding]\nn_words = 64\nmax_descriptors = 10000\n'
+                   '[detection]\nmode = "single"\ntrain_proposals = 150\ntest_proposals = 300\n'
+                   f'[run]\nn_jobs = 2\ncache = "{tmp_path / "cache"}"\n')
+    assert main(["run", str(cfg), "--data", str(root), "--output", str(tmp_path / "runs"), "--quiet"]) == 0
+    out = tmp_path / "runs" / "loc_tiny" / "split_0"
+    synsets = SynsetTable.from_file(root / "ILSVRC2012_devkit_t12/data/meta.mat")
+    sub = read_loc_submission(out / "loc_submission.txt", len(written["val"]), synsets.n_classes)
+    assert set(sub.labels.ravel()) - {0} == set(written["devkit_ids"])   # devkit ids (3 guesses, padded by 0)
+    # scored again, independently, with the official validation boxes (0-based XML, as written)
+    objects = load_clsloc_boxes(root / "ILSVRC2012_bbox_val_v3" / "val", synsets, len(written["val"]))
+    truth = np.array([[cid] for _, cid, _ in written["val"]])
+    ours = localization_error(localization_errors(sub.labels, sub.boxes, truth, objects))
+    metrics = json.loads((tmp_path / "runs" / "loc_tiny" / "metrics.json").read_text())
+    assert metrics["splits"][0]["loc"]["top_k_error"] == pytest.approx(ours.tolist())
+    assert ours[-1] < 0.5                                   # 3 classes, each with its detector's best box

@@ -76,29 +76,31 @@ def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Pat
     detector = last["detector"]
     first_of_class = {}
     for i in test_idx:
-        first_of_class.setdefault(samples[i].label, i)
+        if samples[i].label >= 0:
+            first_of_class.setdefault(samples[i].label, i)
     panels = []
     for cls, i in sorted(first_of_class.items()):
         image = load_image(samples[i].path)
         plot_proposals(image, regions[i].proposals / scales[i], samples[i].boxes,
                        out_dir / f"proposals_{classes[cls]}.png",
-                       title=f"{Path(samples[i].path).name} ({classes[cls]}): top 10 proposals, ground truth green")
+                       title=f"{Path(str(samples[i].path)).name} ({classes[cls]}): top 10 proposals, ground truth green")
         labels, scores, boxes = detector.detect(regions[i])
         panels.append((image, labels, scores, boxes / scales[i], samples[i].boxes,
-                       f"{classes[cls]}/{Path(samples[i].path).name}"))
+                       f"{classes[cls]}/{Path(str(samples[i].path)).name}"))
     if panels:
         plot_detections(panels, classes, out_dir / "detections.png")
 
     pub = summary["published"]
+    spread = f" +- {summary['mean_ap_std']:.3f}" if len(summary["splits"]) > 1 else " (one split)"
     lines = [f"# {cfg.name}", "", cfg.description, "",
              f"{len(summary['splits'])} split(s), seeds {list(cfg.data.seeds)}; {summary['seconds']} s in all.", ""]
     if pub.get("deviations"):
         lines += ["Deviations from the published setting:", ""] + [f"- {d}" for d in pub["deviations"]] + [""]
     lines += [
              "| measure | ours | published |", "|---|---|---|",
-             f"| DET mean AP | {summary['mean_ap_mean']:.3f} +- {summary['mean_ap_std']:.3f} | "
+             f"| DET mean AP | {summary['mean_ap_mean']:.3f}{spread} | "
              f"{pub['value']:.3f} ({pub['source']}) |" if pub["value"] else
-             f"| DET mean AP | {summary['mean_ap_mean']:.3f} +- {summary['mean_ap_std']:.3f} | |",
+             f"| DET mean AP | {summary['mean_ap_mean']:.3f}{spread} | |",
              f"| CLS-LOC top-5 error | {summary['loc_top_k_error_mean'][-1]:.3f} | "
              + (f"{pub['loc_error']:.3f} ({pub['loc_source']}) |" if pub["loc_error"] else "|"),
              f"| CLS-LOC top-1 error | {summary['loc_top_k_error_mean'][0]:.3f} | |", "",
@@ -119,6 +121,18 @@ def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Pat
     failed = [f for s in summary["splits"] for f in s["failed_images"]]
     if failed:
         lines += ["", "## Images skipped", ""] + [f"- {f['image']}: {f['error']}" for f in failed]
+    from .leaderboard import DETECTION, LOCALIZATION, leaderboard_rows, plot_leaderboard
+
+    ours_det, ours_loc = summary["mean_ap_mean"], summary["loc_top_k_error_mean"][-1]
+    label = f"{cfg.name} ({len(classes)} classes)"
+    plot_leaderboard(LOCALIZATION, ours_loc, label, out_dir / "leaderboard.png", metric="CLS-LOC top-5 error")
+    lines += ["", "## Beside the ILSVRC leaderboards", "",
+              f"How this run differs: {len(classes)} classes (ILSVRC: 200 detection classes, 1,000 localization "
+              f"classes), {summary['splits'][-1]['n_train']} training images (ILSVRC: hundreds of thousands), "
+              f"{summary['splits'][-1]['n_test']} test images.", "", "Detection (mean AP, higher is better):", ""]
+    lines += leaderboard_rows(DETECTION, ours_det, label, higher_is_better=True)
+    lines += ["", "Classification + localization (top-5 error):", ""]
+    lines += leaderboard_rows(LOCALIZATION, ours_loc, label) + ["", "![leaderboard](leaderboard.png)"]
     lines += ["", "## Figures", "", "![proposal recall](proposal_recall.png)", "", "![detections](detections.png)", ""]
     lines += [f"![proposals {c}](proposals_{c}.png)" for c in classes if (out_dir / f"proposals_{c}.png").exists()]
     lines += ["", "PR curves: `pr_curves/`.", ""]

@@ -31,9 +31,9 @@ from features.image_io import load_image, shrink_to_max_side
 from ilsvrc.errors import InputError
 
 from ..config import ExperimentConfig
-from ..datasets import BoxedImageDataset, check_boxes_in_image
+from ..datasets import BoxedImageDataset, check_boxes_in_image, open_boxed_data
 from ..scale.cache import ContentCache, code_version, file_digest
-from .common import (FEATURE_CODE, cached_map, data_root, descriptor_samples, execution_of, extractor_of,
+from .common import (FEATURE_CODE, cached_map, class_subset, data_root, descriptor_samples, execution_of, extractor_of,
                      library_versions, output_lock, phase, pipeline_of)
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     sub_dir.mkdir(parents=True, exist_ok=True)
     scores = {i: detector.score(regions[i]) for i in test_idx}        # once per image, for DET and CLS-LOC
     det = _write_and_score_det(detector, regions, scores, samples, scored_idx, scales, n_classes, sub_dir)
-    loc = _write_and_score_loc(detector, regions, scores, samples, scored_idx, scales, top, n_classes, sub_dir)
+    loc = _write_and_score_loc(detector, regions, scores, samples, scored_idx, scales, top, dataset, sub_dir)
 
     # 7. proposal quality on the test images (original pixel coordinates)
     from ilsvrc.metrics.proposals import proposal_quality, recall_curve
@@ -179,6 +179,12 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
               "seconds": round(time.perf_counter() - start, 1)}
     return {"summary": result, "curve": curve, "detector": detector, "regions": regions, "test_idx": test_idx,
             "samples": samples, "scales": scales, "det_result": det.pop("_result")}
+
+
+def image_name(path) -> str:
+    """``<folder>/<stem>`` of an image file or archive member (names in the DET image list)."""
+    p = Path(getattr(path, "name", path))
+    return f"{p.parent.name or Path(str(path)).parent.name}/{p.stem}"
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -209,7 +215,7 @@ def _write_and_score_det(detector, regions, scores, samples, test_idx, scales, n
         det_scores.append(sc)
         boxes.append(bx / scales[i])
     list_path = sub_dir / "det_image_list.txt"
-    list_path.write_text("".join(f"{Path(samples[i].path).parent.name}/{Path(samples[i].path).stem} {pos}\n"
+    list_path.write_text("".join(f"{image_name(samples[i].path)} {pos}\n"
                                  for pos, i in enumerate(test_idx, start=1)))
     sub_path = sub_dir / "det_submission.txt"
     write_det_submission(sub_path, np.concatenate(image_index), np.concatenate(labels), np.concatenate(det_scores),
@@ -224,8 +230,10 @@ def _write_and_score_det(detector, regions, scores, samples, test_idx, scales, n
             "_result": result}
 
 
-def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, top, n_classes,
-                         sub_dir: Path) -> dict:
+def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, top, dataset, sub_dir: Path) -> dict:
+    """The CLS-LOC submission (the classifier's top-5 classes, each with its detector's best
+    box), in the data set's ids (ILSVRC: devkit ids), scored by the official rules."""
+    from ilsvrc.ground_truth import ObjectTable
     from ilsvrc.metrics.classification import flat_errors
     from ilsvrc.metrics.localization import localization_error, localization_errors
     from ilsvrc.submissions import read_loc_submission, write_loc_submission
@@ -233,10 +241,13 @@ def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, t
     boxes = np.stack([detector.best_boxes(regions[i], top[row], scores[i]) / scales[i] if regions[i] is not None
                       else np.full((top.shape[1], 4), -1.0) for row, i in enumerate(test_idx)])
     sub_path = sub_dir / "loc_submission.txt"
-    write_loc_submission(sub_path, top + 1, boxes)
-    sub = read_loc_submission(sub_path, len(test_idx), n_classes)
-    gt = np.array([[samples[i].label + 1] for i in test_idx])
-    per_image = localization_errors(sub.labels, sub.boxes, gt, _objects(samples, test_idx))
+    write_loc_submission(sub_path, dataset.label_ids[top], boxes)
+    sub = read_loc_submission(sub_path, len(test_idx), dataset.n_label_ids)
+    truth = [samples[i].truth or int(dataset.label_ids[samples[i].label]) for i in test_idx]
+    gt = np.array([[t] for t in truth])
+    objects = ObjectTable.from_lists([dataset.label_ids[samples[i].labels] for i in test_idx],
+                                     [samples[i].boxes for i in test_idx])
+    per_image = localization_errors(sub.labels, sub.boxes, gt, objects)
     return {"top_k_error": [float(e) for e in localization_error(per_image)],
             "cls_top_k_error": [float(e) for e in flat_errors(sub.labels, gt).mean(axis=0)]}
 
@@ -245,20 +256,15 @@ def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, t
 def run_detection_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progress: bool = True) -> dict:
     """Run every split of a detection configuration; write ``runs/<name>/``; return the summary."""
     root = data_root(cfg, data_dir)
-    if (root / "boxes.csv").is_file():
-        dataset = BoxedImageDataset(root / "boxes.csv", root / "images", classes=cfg.data.classes or None)
-    elif (root / "Annotations").is_dir():
-        dataset = BoxedImageDataset.from_voc(root, classes=cfg.data.classes or None)
-    else:
-        raise InputError("expected a folder holding boxes.csv and images/, or a PASCAL-VOC folder with "
-                         "Annotations/ and JPEGImages/ (nothing is downloaded)", path=root)
+    dataset = open_boxed_data(cfg, root, class_subset(cfg, root), Path(cfg.run.cache))
     out_dir = Path(output or cfg.run.output) / cfg.name
     with output_lock(out_dir):
         cache = ContentCache(cfg.run.cache)
         started = time.perf_counter()
         splits, last = [], None
         for seed in cfg.data.seeds:
-            split = dataset.split(cfg.data.n_train, cfg.data.n_test or None, int(seed))
+            n_test = cfg.data.val_images if dataset.kind == "ilsvrc" else (cfg.data.n_test or None)
+            split = dataset.split(cfg.data.n_train, n_test, int(seed))
             last = run_detection_split(cfg, dataset, split, cache, out_dir, progress)
             splits.append(last["summary"])
         det_map = np.array([s["det"]["mean_ap"] for s in splits])
