@@ -18,11 +18,13 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The main job: a full classification experiment on the embedded Caltech-101 subset, then
-# proposals, detection and localization on the embedded boxed images.
+# proposals, detection and localization on the embedded boxed images, and the Fisher-vector demo
+# whose model the teaching pictures draw.
 demo: $(STAMP)
 	$(VENV)/bin/ilsvrc-classic run experiments/configs/demo.toml
 	$(VENV)/bin/ilsvrc-classic run experiments/configs/demo_detection.toml
-	@echo "reports written to runs/demo/report.md and runs/demo_detection/report.md"
+	$(VENV)/bin/ilsvrc-classic run experiments/configs/demo_fisher.toml --quiet
+	@echo "reports written to runs/demo/report.md, runs/demo_detection/report.md and runs/demo_fisher/report.md"
 
 # The guided tour: every figure and number of docs/tutorial.md, and the exercises.
 tutorial: $(STAMP)

@@ -31,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
                                           "detections", "ap", "all"])
     explain.add_argument("image", nargs="?", metavar="IMAGE", help="the image (every stage but 'ap')")
     explain.add_argument("--out", default="explain", metavar="DIR", help="output folder (default: explain/)")
-    explain.add_argument("--run", default="runs/demo_detection", metavar="DIR",
-                         help="detection run for 'detections' and 'ap' (default: runs/demo_detection)")
+    explain.add_argument("--run", metavar="DIR",
+                         help="the run whose model is drawn: a classification run for 'words' and 'evidence' "
+                              "(default runs/demo), a Fisher-vector run for 'fisher' (default runs/demo_fisher), a "
+                              "detection run for 'detections' and 'ap' (default runs/demo_detection)")
     explain.set_defaults(handler=_explain)
     store = sub.add_parser("store", help="inspect a feature store",
                            description="Check every shard of a feature store against its manifest.")
@@ -46,19 +48,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _explain(args) -> int:
+    import logging
+
+    from features.image_io import ImageReadError
+    from ilsvrc.errors import InputError
+
     from .teaching import explain as ex
 
     if args.what != "ap" and not args.image:
         print(f"explain {args.what}: an IMAGE is needed", file=sys.stderr)
         return 2
     names = list(ex.EXPLAINERS) + ["ap"] if args.what == "all" else [args.what]
-    for name in names:
-        if name == "ap":
-            out = ex.explain_ap(args.out, args.run)
-        elif name == "detections":
-            out = ex.explain_detections(args.image, args.out, args.run)
-        else:
-            out = ex.EXPLAINERS[name](args.image, args.out)
+    log = logging.getLogger("experiments.teaching")
+    for n, name in enumerate(names, start=1):
+        if len(names) > 1:
+            log.info("explain %s (%d of %d)", name, n, len(names))
+        run = args.run if args.what != "all" else None
+        try:
+            if name == "ap":
+                out = ex.explain_ap(args.out, run or ex.DEFAULT_RUNS["ap"])
+            elif name == "detections":
+                out = ex.explain_detections(args.image, args.out, run or ex.DEFAULT_RUNS["detections"])
+            elif name in ("words", "fisher", "evidence"):
+                out = ex.EXPLAINERS[name](args.image, args.out, run_dir=run)
+            else:
+                out = ex.EXPLAINERS[name](args.image, args.out)
+        except ImageReadError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except InputError as exc:
+            if args.what != "all" or name not in ex.DEFAULT_RUNS:
+                raise
+            print(f"explain {name}: skipped ({exc})", file=sys.stderr)
+            continue
         for path in out["files"]:
             print(path)
     return 0

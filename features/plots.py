@@ -6,13 +6,12 @@ import os
 import numpy as np
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize):
+    """A figure without pyplot (the caller's matplotlib backend is left alone)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def descriptor_glyph(descriptor, *, num_bins: int = 4, num_orientations: int = 8):
@@ -69,7 +68,6 @@ def plot_descriptors(image, frames, descriptors, path, *, indices=None, max_desc
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Rectangle
 
-    plt = _pyplot()
     frames = np.asarray(frames, np.float64)
     descriptors = np.asarray(descriptors)
     if indices is None:
@@ -82,7 +80,7 @@ def plot_descriptors(image, frames, descriptors, path, *, indices=None, max_desc
             if len(chosen) >= max_descriptors:
                 break
         indices = chosen
-    fig, ax = plt.subplots(figsize=(8, 8 * np.asarray(image).shape[0] / np.asarray(image).shape[1] + 0.6))
+    fig, ax = _figure((8, 8 * np.asarray(image).shape[0] / np.asarray(image).shape[1] + 0.6))
     ax.imshow(image, cmap="gray" if np.asarray(image).ndim == 2 else None, interpolation="nearest")
     ax.scatter(frames[:, 0], frames[:, 1], s=1, c="yellow", alpha=0.35, linewidths=0, label="descriptor centres")
     for i in indices:
@@ -102,6 +100,5 @@ def plot_descriptors(image, frames, descriptors, path, *, indices=None, max_desc
     fig.tight_layout()
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
     return path

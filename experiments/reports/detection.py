@@ -10,53 +10,100 @@ from features.image_io import load_image
 from .plotting import colormap, save_figure, subplots
 
 
-def _draw_box(ax, box, color, lw=1.5, label=None):
+GROUND_TRUTH = {"edgecolor": "white", "lw": 2.2, "linestyle": "--"}
+"""Ground truth is drawn white and dashed: no class colour can be mistaken for it."""
+CLASS_COLORS = ("tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan",
+                "tab:gray", "gold")
+"""Class colours (no green, no white)."""
+
+
+def _rectangle(box, **style):
     from matplotlib.patches import Rectangle
 
     x1, y1, x2, y2 = box
-    ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, edgecolor=color, lw=lw))
-    if label:
-        ax.text(x1, y1 - 2, label, color="white", fontsize=7, va="bottom",
-                bbox={"facecolor": color, "alpha": 0.8, "pad": 1, "edgecolor": "none"})
+    return Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, **style)
+
+
+def _label(ax, box, text, color, placed: list, image_height: int) -> None:
+    """A small label at the box's top-left corner, moved down until it overlaps no earlier label."""
+    x, y = float(box[0]), float(box[1]) - 2
+    step = max(image_height / 28.0, 8.0)
+    while any(abs(x - px) < step * 4 and abs(y - py) < step for px, py in placed):
+        y += step
+    placed.append((x, y))
+    ax.text(x, y, text, color="white", fontsize=7, va="bottom",
+            bbox={"facecolor": color, "alpha": 0.85, "pad": 1, "edgecolor": "none"})
+
+
+def _ground_truth_legend(ax, extra=()) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="black", linestyle="--", lw=2, label="ground truth (white, dashed)")]
+    ax.legend(handles=handles + list(extra), loc="lower right", fontsize=7, framealpha=0.9)
 
 
 def plot_proposals(image, proposals, gt_boxes, path, *, n: int = 10, title: str = "") -> None:
-    """The first ``n`` proposals (numbered by rank) over the image, ground truth in green."""
-    fig, ax = subplots(figsize=(5.5, 4.6))
+    """The first ``n`` proposals (numbered by rank) over the image, and the ground truth when
+    given, each ground-truth box with the best IoU any of the ``n`` reaches."""
+    from ilsvrc.boxes import iou_matrix
+
+    fig, ax = subplots(figsize=(6.0, 5.0))
     ax.imshow(image)
     cmap = colormap("autumn")
+    placed: list = []
     for r, box in enumerate(proposals[:n]):
-        _draw_box(ax, box, cmap(r / max(n - 1, 1)), lw=1.2, label=str(r + 1))
+        ax.add_patch(_rectangle(box, edgecolor=cmap(r / max(n - 1, 1)), lw=1.2))
+        _label(ax, box, str(r + 1), cmap(r / max(n - 1, 1)), placed, image.shape[0])
+    gt_boxes = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
     for box in gt_boxes:
-        _draw_box(ax, box, "lime", lw=2.5)
-    ax.set_title(title or f"top {n} proposals (rank order) and the ground truth (green)", fontsize=9)
+        ax.add_patch(_rectangle(box, **GROUND_TRUTH))
+    if len(gt_boxes):
+        best = np.maximum(iou_matrix(gt_boxes, proposals[:n]).max(axis=1), 0) if len(proposals) else \
+            np.zeros(len(gt_boxes))
+        _ground_truth_legend(ax)
+        hits = ", ".join(f"{b:.2f}" for b in best)
+        title = (title or f"top {n} proposals (rank order)") + f"; best IoU with the ground truth: {hits}"
+    else:
+        title = (title or f"top {n} proposals (rank order)") + " (no ground truth known for this image)"
+    ax.set_title(title, fontsize=8)
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, path)
 
 
 def plot_detections(panels, classes, path, *, per_image: int = 3) -> None:
-    """A row of test images with their best detections (class, score) and ground truth (green).
+    """A row of test images with their best detections and the ground truth.
 
-    ``panels`` is a list of ``(image, labels, scores, boxes, gt_boxes, title)``.
+    ``panels`` is a list of ``(image, labels, scores, boxes, gt_boxes, title)``.  Each class has
+    one colour (listed in the legend); ground truth is white and dashed; a detection is
+    labelled with its rank and score, labels moved apart where they would overlap.
     """
-    width = 4.2 if len(panels) > 1 else 6.0
+    from matplotlib.patches import Patch
+
+    width = 4.6 if len(panels) > 1 else 6.4
     fig, axes = subplots(1, len(panels), figsize=(width * len(panels), width * 0.95), squeeze=False)
+    shown = set()
     for ax, (image, labels, scores, boxes, gt_boxes, title) in zip(axes[0], panels):
         ax.imshow(image)
         for box in gt_boxes:
-            _draw_box(ax, box, "lime", lw=2.5)
-        for k in np.argsort(-scores, kind="stable")[:per_image]:
-            _draw_box(ax, boxes[k], f"C{int(labels[k])}", label=f"{classes[labels[k]]} {scores[k]:.2f}")
+            ax.add_patch(_rectangle(box, **GROUND_TRUTH))
+        placed: list = []
+        for rank, k in enumerate(np.argsort(-scores, kind="stable")[:per_image], start=1):
+            color = CLASS_COLORS[int(labels[k]) % len(CLASS_COLORS)]
+            ax.add_patch(_rectangle(boxes[k], edgecolor=color, lw=1.6))
+            _label(ax, boxes[k], f"{rank}: {scores[k]:.2f}", color, placed, image.shape[0])
+            shown.add(int(labels[k]))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("x (pixels)")
         ax.set_ylabel("y (pixels)")
-    fig.suptitle(f"best {per_image} detections per image (after non-maximum suppression)"
-                 + ("; ground truth in green" if any(len(p[4]) for p in panels) else ""), fontsize=10)
+    legend = [Patch(facecolor="none", edgecolor=CLASS_COLORS[c % len(CLASS_COLORS)], lw=1.6, label=classes[c])
+              for c in sorted(shown)]
+    _ground_truth_legend(axes[0][-1], legend) if any(len(p[4]) for p in panels) else \
+        axes[0][-1].legend(handles=legend, loc="lower right", fontsize=7, framealpha=0.9)
+    fig.suptitle(f"best {per_image} detections per image after non-maximum suppression (rank: score); "
+                 "colour = class", fontsize=10)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, path)
 
 

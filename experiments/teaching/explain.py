@@ -5,37 +5,44 @@ paths (``"files"``) and the numbers it drew, so that a test (or a curious reader
 check that a picture shows what the code computes: a glyph's segment lengths are its
 descriptor's values, the per-patch evidence sums to the classifier's score, and so on.
 
-The word, Fisher-vector and evidence pictures need a trained model; the *teaching model*
-(:func:`teaching_model`) is learned in seconds from the embedded demo set and cached:
-dense SIFT (step 4, bin 8, images at most 300 px), 200 visual words, a 1x1 + 2x2
-bag-of-words pyramid normalised to unit L1 norm over the whole image, one-vs-rest linear
-SVMs on it (no feature map, so that the score is a sum over patches), and a 32-component
-GMM for the Fisher-vector picture.  The detection pictures use the detector saved by a
-detection run (``make demo`` writes ``runs/demo_detection/model.npz``).
+The word, Fisher-vector and evidence pictures draw the model a classification run
+trained and saved (``split_<seed>/model.npz``): its extractor, PCA, vocabulary or GMM and
+classifier, loaded by :func:`experiments.runners.classification.load_classifier`.  By
+default the demo run's (``make demo`` writes ``runs/demo``; the Fisher-vector picture uses
+``runs/demo_fisher``, from ``experiments/configs/demo_fisher.toml``); ``--run DIR`` draws any
+other run's.  The detection pictures use the detector saved by a detection run
+(``runs/demo_detection``).
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ilsvrc.errors import InputError
+
 from ..reports.plotting import colormap, save_figure, subplots
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "data" / "caltech101_demo"
+RUNS = ROOT / "runs"
+DEFAULT_RUNS = {"words": RUNS / "demo", "evidence": RUNS / "demo", "fisher": RUNS / "demo_fisher",
+                "detections": RUNS / "demo_detection", "ap": RUNS / "demo_detection"}
+"""The run each model-dependent picture draws by default."""
 
-TEACHING = {"step": 4, "bin_size": 8, "max_side": 300, "n_words": 200, "layout": "1x1+2x2", "n_components": 32,
-            "train_per_class": 15, "samples_per_image": 800, "C": 10.0, "seed": 0}
+STEP, BIN_SIZE, MAX_SIDE = 4, 8, 300
+"""The dense SIFT of the descriptor pictures (gradients, sift, phow): images at most 300 px."""
+MIN_SIDE = 16
+"""The smallest image side the pictures explain (one descriptor's support and more)."""
 
 
-def _gray_image(path, max_side: int | None = TEACHING["max_side"]):
+def _gray_image(path, max_side: int | None = MAX_SIDE):
     from features.color import rgb_to_gray
     from features.image_io import load_image
 
     rgb = load_image(path, max_side=max_side)
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise InputError(f"the image is {rgb.shape[1]}x{rgb.shape[0]} pixels: too small to explain (at least "
+                         f"{MIN_SIDE} pixels on each side)", path=str(path))
     return rgb, rgb_to_gray(rgb)
 
 
@@ -79,10 +86,10 @@ def explain_sift(image_path, out_dir) -> dict:
     from features.plots import descriptor_glyph, plot_descriptors
 
     rgb, gray = _gray_image(image_path)
-    frames, desc = dense_sift(gray, step=TEACHING["step"], bin_size=TEACHING["bin_size"])
+    frames, desc = dense_sift(gray, step=STEP, bin_size=BIN_SIZE)
     order = np.argsort(-frames[:, 2], kind="stable")[:1]
     path = plot_descriptors(rgb, frames, desc, Path(out_dir) / "dense_sift.png", max_descriptors=8,
-                            title=f"dense SIFT, step {TEACHING['step']}, bin {TEACHING['bin_size']}: "
+                            title=f"dense SIFT, step {STEP}, bin {BIN_SIZE}: "
                                   f"{len(frames)} descriptors of 128 numbers")
     i = int(order[0])
     glyph = descriptor_glyph(desc[i])
@@ -132,130 +139,69 @@ def _rect(x, y, w, h, color):
     return Rectangle((x, y), w, h, fill=False, edgecolor=color, lw=2)
 
 
-# --------------------------------------------------------------------------- the teaching model
-@dataclass
-class TeachingModel:
-    vocabulary: np.ndarray
-    coef: np.ndarray
-    intercept: np.ndarray
-    classes: tuple
-    gmm_means: np.ndarray
-    gmm_covariances: np.ndarray
-    gmm_priors: np.ndarray
-    accuracy: float
+# --------------------------------------------------------------------------- a run's model
+def run_model(run_dir, what: str = "words"):
+    """The classification model a run saved (see the module docstring)."""
+    from ..runners.classification import load_classifier
+
+    return load_classifier(run_dir if run_dir is not None else DEFAULT_RUNS[what])
 
 
-def teaching_model(cache_dir=ROOT / "cache" / "explain", data_dir=DEMO) -> TeachingModel:
-    """Learn (or load) the teaching model from the demo set (see the module docstring)."""
-    from baselines.classification import LinearSVMClassifier
-    from features.codebook import fit_gmm, kmeans
-    from ilsvrc.metrics.classification import mean_per_class_accuracy
+def _image_features(image_path, model):
+    """The image as the run saw it: ``(rgb, features after PCA)``."""
+    from features.image_io import load_image
 
-    from ..datasets import ImageFolderDataset
-
-    data = ImageFolderDataset(data_dir)
-    listing = hashlib.sha256(json.dumps([TEACHING, [Path(s.path).name for s in data.samples()]]).encode())
-    path = Path(cache_dir) / f"teaching-{listing.hexdigest()[:16]}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            return TeachingModel(z["vocabulary"], z["coef"], z["intercept"], tuple(z["classes"].tolist()),
-                                 z["gmm_means"], z["gmm_covariances"], z["gmm_priors"], float(z["accuracy"]))
-    t = TEACHING
-    split = data.split(t["train_per_class"], None, t["seed"])
-    rng = np.random.default_rng(t["seed"])
-    per_image = {s.path: _dense(s.path) for s in split.train + split.test}
-    sample = np.concatenate([d[rng.choice(len(d), min(len(d), t["samples_per_image"]), replace=False)]
-                             for _, d in (per_image[s.path] for s in split.train)])
-    vocabulary = kmeans(sample, t["n_words"], n_iter=20, random_state=t["seed"])
-    gmm = fit_gmm(sample, t["n_components"], max_iter=10, random_state=t["seed"])
-
-    def signature(p):
-        frames, desc = per_image[p]
-        return bow_signature(frames, desc, vocabulary, _image_size(p))
-
-    x_train = np.stack([signature(s.path) for s in split.train])
-    x_test = np.stack([signature(s.path) for s in split.test])
-    y_train = np.array([s.label for s in split.train])
-    y_test = np.array([s.label for s in split.test])
-    clf = LinearSVMClassifier(C=(t["C"],), random_state=t["seed"]).fit(x_train, y_train)
-    acc = mean_per_class_accuracy(clf.predict(x_test), y_test, len(data.classes))
-    model = TeachingModel(vocabulary, clf.model_.coef_.astype(np.float64), clf.model_.intercept_.astype(np.float64),
-                          data.classes, gmm.means, gmm.covariances, gmm.priors, float(acc))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, vocabulary=model.vocabulary, coef=model.coef, intercept=model.intercept,
-             classes=np.array(model.classes), gmm_means=model.gmm_means, gmm_covariances=model.gmm_covariances,
-             gmm_priors=model.gmm_priors, accuracy=np.array(acc))
-    return model
+    pipeline = model.pipeline
+    max_side = getattr(pipeline.extractor, "max_side", None)
+    rgb = load_image(image_path, max_side=max_side)
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise InputError(f"the image is {rgb.shape[1]}x{rgb.shape[0]} pixels: too small to explain (at least "
+                         f"{MIN_SIDE} pixels on each side)", path=str(image_path))
+    feats = pipeline.finish(pipeline.local_features(rgb))
+    if not len(feats):
+        raise InputError("the run's extractor finds no descriptor in this image", path=str(image_path))
+    return rgb, feats
 
 
-def _dense(path):
-    from features.dsift import dense_sift
-
-    _, gray = _gray_image(path)
-    return dense_sift(gray, step=TEACHING["step"], bin_size=TEACHING["bin_size"])
-
-
-def _image_size(path):
-    return _gray_image(path)[1].shape
+def _vocabulary(model):
+    vocabulary = getattr(model.pipeline.encoder, "vocabulary_", None)
+    if vocabulary is None:
+        raise InputError(f"the run encodes with {model.config.encoding.kind}, which has no visual words; draw a "
+                         "bag-of-words run (--run runs/demo)", field="--run")
+    return vocabulary
 
 
-def bow_signature(frames, desc, vocabulary, image_size) -> np.ndarray:
-    """The teaching model's signature: word counts per pyramid cell divided by the descriptor count."""
-    from features.codebook import assign_nearest
-    from features.encoding import pyramid_cells
-
-    words = assign_nearest(desc, vocabulary)
-    k = len(vocabulary)
-    cells = pyramid_cells(frames, image_size, TEACHING["layout"])
-    return np.concatenate([np.bincount(words[idx], minlength=k) for idx in cells]) / max(len(words), 1)
-
-
-def patch_evidence(frames, desc, model: TeachingModel, image_size, cls: int) -> np.ndarray:
-    """Each patch's share of class ``cls``'s score: ``(1/N) sum over the cells holding it of W[cell, word]``.
-
-    The shares plus the bias equal the decision function exactly (the signature is linear
-    in the patches).
-    """
-    from features.codebook import assign_nearest
-    from features.encoding import pyramid_cells
-
-    words = assign_nearest(desc, model.vocabulary)
-    k = len(model.vocabulary)
-    w = model.coef[cls]
-    out = np.zeros(len(words))
-    for c, idx in enumerate(pyramid_cells(frames, image_size, TEACHING["layout"])):
-        out[idx] += w[c * k + words[idx]]
-    return out / max(len(words), 1)
-
-
-# --------------------------------------------------------------------------- words, histograms, Fisher vectors
-def explain_words(image_path, out_dir, model: TeachingModel | None = None) -> dict:
+def explain_words(image_path, out_dir, model=None, *, run_dir=None) -> dict:
     """Visual-word map, example patches of the most frequent words, and the pyramid histograms."""
     from features.codebook import assign_nearest
-    from features.encoding import pyramid_cells
+    from features.encoding.pyramid import pyramid_cells
 
-    model = model or teaching_model()
-    rgb, gray = _gray_image(image_path)
-    frames, desc = _dense(image_path)
-    words = assign_nearest(desc, model.vocabulary)
-    k = len(model.vocabulary)
+    model = model or run_model(run_dir, "words")
+    vocabulary = _vocabulary(model)
+    rgb, feats = _image_features(image_path, model)
+    frames = feats.frames
+    words = assign_nearest(feats.descriptors, vocabulary)
+    k = len(vocabulary)
+    gray = rgb.mean(axis=2) / 255
     files = []
-    # word map
+    # word map: one descriptor size (the smallest), coloured by word
+    sizes = np.unique(frames[:, 3])
+    shown = frames[:, 3] == sizes[0]
     colors = colormap("tab20")(np.arange(k) % 20)[:, :3] * (0.55 + 0.45 * (np.arange(k) // 20 % 2))[:, None]
     fig, axes = subplots(1, 2, figsize=(12, 5))
     axes[0].imshow(rgb)
     axes[0].set(title="image", xlabel="x (pixels)", ylabel="y (pixels)")
     axes[1].imshow(rgb, alpha=0.35)
-    axes[1].scatter(frames[:, 0], frames[:, 1], c=colors[words], s=9, marker="s", linewidths=0)
-    axes[1].set(title=f"each patch coloured by its visual word ({k} words, {len(np.unique(words))} used here)",
-                xlabel="x (pixels)", ylabel="y (pixels)")
+    axes[1].scatter(frames[shown, 0], frames[shown, 1], c=colors[words[shown]], s=9, marker="s", linewidths=0)
+    axes[1].set(title=f"patches of bin size {sizes[0]:g} coloured by visual word ({k} words, "
+                      f"{len(np.unique(words))} used in this image)", xlabel="x (pixels)", ylabel="y (pixels)")
     fig.tight_layout()
     files.append(save_figure(fig, Path(out_dir) / "word_map.png"))
-    # patches of the most frequent words
+    # patches of the most frequent words, each tile the descriptor's whole support, padded at the border
     counts = np.bincount(words, minlength=k)
     top = np.argsort(-counts, kind="stable")[:6]
-    half = 2 * TEACHING["bin_size"]
-    fig, axes = subplots(len(top), 6, figsize=(9, 1.6 * len(top)))
+    fig, axes = subplots(len(top), 6, figsize=(9, 1.6 * len(top)), squeeze=False)
+    supports = set()
     for r, word in enumerate(top):
         members = np.flatnonzero(words == word)[:6]
         for c in range(6):
@@ -263,45 +209,64 @@ def explain_words(image_path, out_dir, model: TeachingModel | None = None) -> di
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(members):
-                x, y = frames[members[c], :2].astype(int)
-                ax.imshow(gray[max(y - half, 0): y + half, max(x - half, 0): x + half], cmap="gray", vmin=0, vmax=1)
+                x, y, _, b = frames[members[c]]
+                half = int(round(2 * b))
+                supports.add(2 * half)
+                padded = np.pad(gray, half, mode="constant", constant_values=0.5)
+                xi, yi = int(round(x)) + half, int(round(y)) + half
+                ax.imshow(padded[yi - half: yi + half, xi - half: xi + half], cmap="gray", vmin=0, vmax=1)
             if c == 0:
                 ax.set_ylabel(f"word {word}\n({counts[word]} patches)", fontsize=8)
-    fig.suptitle("patches of the six most frequent words in this image (16 x 16 pixels each)")
+    span = sorted(supports)
+    side = f"{span[0]} x {span[0]}" if len(span) == 1 else f"{span[0]} to {span[-1]} pixels square"
+    fig.suptitle(f"patches of the six most frequent words in this image (each the descriptor's support: {side}; "
+                 "grey beyond the image border)")
     fig.tight_layout()
     files.append(save_figure(fig, Path(out_dir) / "word_patches.png"))
     # histograms of the pyramid cells
-    cells = pyramid_cells(frames, gray.shape, TEACHING["layout"])
-    fig, axes = subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
+    layout = model.config.encoding.layout
+    cells = pyramid_cells(frames, feats.image_size, layout)
+    from features.encoding.pyramid import parse_layout
+
+    parts = parse_layout(layout)
+    fig, axes = subplots(1, 2, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1, 2.2]})
     axes[0].imshow(rgb)
-    h, w = gray.shape
-    axes[0].axvline(w / 2, color="yellow")
-    axes[0].axhline(h / 2, color="yellow")
-    axes[0].set(title="spatial pyramid: 1x1 + 2x2 cells", xlabel="x (pixels)", ylabel="y (pixels)")
-    axes[1].bar(np.arange(k), np.bincount(words[cells[0]], minlength=k), color="gray", width=1.0)
-    axes[1].set(title="1x1 cell: word histogram of the whole image", xlabel="visual word", ylabel="patches")
-    for c, idx in enumerate(cells[1:]):
-        axes[2].bar(np.arange(k) + c * k, np.bincount(words[idx], minlength=k), width=1.0, color=f"C{c}",
-                    label=["top left", "top right", "bottom left", "bottom right"][c])
-    axes[2].set(title="2x2 cells, concatenated", xlabel="cell x 200 + visual word", ylabel="patches")
-    axes[2].legend(fontsize=8)
+    h, w = feats.image_size
+    rows, cols = max(parts, key=lambda rc: rc[0] * rc[1])
+    for i in range(1, cols):
+        axes[0].axvline(w * i / cols - 0.5, color="yellow")
+    for i in range(1, rows):
+        axes[0].axhline(h * i / rows - 0.5, color="yellow")
+    axes[0].set(title=f"spatial pyramid {layout} ({len(cells)} cells; finest shown)", xlabel="x (pixels)",
+                ylabel="y (pixels)")
+    for c, idx in enumerate(cells):
+        axes[1].bar(np.arange(k) + c * k, np.bincount(words[idx], minlength=k), width=1.0, color=f"C{c % 10}")
+    axes[1].set(title="word histograms of every cell, concatenated (cell by cell, layout by layout)",
+                xlabel=f"cell x {k} + visual word", ylabel="patches")
     fig.tight_layout()
     files.append(save_figure(fig, Path(out_dir) / "bow_pyramid.png"))
-    return {"files": files, "words": words, "counts": counts}
+    return {"files": files, "words": words, "counts": counts, "frames": frames}
 
 
-def explain_fisher(image_path, out_dir, model: TeachingModel | None = None) -> dict:
+def explain_fisher(image_path, out_dir, model=None, *, run_dir=None) -> dict:
     """Energy of the improved Fisher vector per Gaussian, beside each Gaussian's posterior mass."""
     from features.codebook import posteriors
-    from features.encoding import fisher_vector
+    from features.encoding.fisher import fisher_vector
 
-    model = model or teaching_model()
-    _, desc = _dense(image_path)
-    k, d = model.gmm_means.shape
-    fv = fisher_vector(desc, model.gmm_means, model.gmm_covariances, model.gmm_priors)
+    model = model or run_model(run_dir, "fisher")
+    encoder = model.pipeline.encoder
+    if getattr(encoder, "means_", None) is None:
+        raise InputError(f"the run encodes with {model.config.encoding.kind}; draw a Fisher-vector run "
+                         "(ilsvrc-classic run experiments/configs/demo_fisher.toml, then --run runs/demo_fisher)",
+                         field="--run")
+    _, feats = _image_features(image_path, model)
+    desc = feats.descriptors
+    means, covariances, priors = encoder.means_, encoder.covariances_, encoder.priors_
+    k, d = means.shape
+    fv = fisher_vector(desc, means, covariances, priors)
     u, v = fv[: k * d].reshape(k, d), fv[k * d:].reshape(k, d)
     energy = (u.astype(np.float64) ** 2).sum(axis=1) + (v.astype(np.float64) ** 2).sum(axis=1)
-    mass = posteriors(desc, model.gmm_means, model.gmm_covariances, model.gmm_priors).sum(axis=0) / len(desc)
+    mass = posteriors(desc, means, covariances, priors).sum(axis=0) / len(desc)
     fig, ax = subplots(figsize=(10, 4))
     idx = np.arange(k)
     ax.bar(idx - 0.2, energy, width=0.4, label="FV energy ||u_k||^2 + ||v_k||^2 (sums to 1)")
@@ -313,29 +278,81 @@ def explain_fisher(image_path, out_dir, model: TeachingModel | None = None) -> d
     return {"files": [save_figure(fig, Path(out_dir) / "fisher_energy.png")], "energy": energy, "mass": mass}
 
 
-def explain_evidence(image_path, out_dir, model: TeachingModel | None = None) -> dict:
+def dimension_contributions(model, signature: np.ndarray, cls: int) -> np.ndarray:
+    """Each signature dimension's share of class ``cls``'s score (before the bias).
+
+    The feature maps here are additive (none, Hellinger, the additive chi2 map): the mapped
+    vector is ``[phi_1(x), ..., phi_B(x)]``, B blocks of the signature's length, each a
+    function of one dimension at a time, so ``w . phi(x) = sum_j sum_b w_bj phi_b(x_j)``:
+    dimension ``j`` contributes ``sum_b w_bj phi_b(x_j)``, zero where ``x_j = 0``.
+    """
+    x = np.asarray(signature, np.float32)[None]
+    mapped = x if model.feature_map is None else model.feature_map.fit_transform(x).astype(np.float32)
+    n = x.shape[1]
+    blocks = mapped.reshape(-1, n)
+    weights = np.asarray(model.coef[cls], np.float64).reshape(-1, n)
+    return (weights * blocks).sum(axis=0)
+
+
+def patch_evidence(model, feats, cls: int) -> tuple[np.ndarray, float]:
+    """Each patch's share of class ``cls``'s score, and the score.
+
+    A bag-of-words dimension is a cell and a word; its contribution
+    (:func:`dimension_contributions`) is shared equally by the patches of that word in that
+    cell.  The shares plus the bias equal the classifier's score exactly.
+    """
+    from features.codebook import assign_nearest
+    from features.encoding.pyramid import pyramid_cells
+
+    encoder = model.pipeline.encoder
+    if model.config.encoding.kind != "bow" or getattr(encoder, "assignment", "hard") != "hard":
+        raise InputError("the evidence picture needs a run with hard-assignment bag of words (a signature that "
+                         "is a sum over patches); draw --run runs/demo", field="--run")
+    signature = encoder.transform([feats])[0]
+    contributions = dimension_contributions(model, signature, cls)
+    k = len(encoder.vocabulary_)
+    words = assign_nearest(feats.descriptors, encoder.vocabulary_)
+    out = np.zeros(len(words))
+    for c, idx in enumerate(pyramid_cells(feats.frames, feats.image_size, encoder.layout)):
+        counts = np.bincount(words[idx], minlength=k)
+        share = contributions[c * k: (c + 1) * k] / np.maximum(counts, 1)
+        out[idx] += share[words[idx]]
+    return out, float(model.scores(signature)[cls])
+
+
+def explain_evidence(image_path, out_dir, model=None, *, run_dir=None) -> dict:
     """Top-5 classes with scores, and each patch's contribution to the winner's score."""
-    model = model or teaching_model()
-    rgb, gray = _gray_image(image_path)
-    frames, desc = _dense(image_path)
-    sig = bow_signature(frames, desc, model.vocabulary, gray.shape)
-    scores = model.coef @ sig + model.intercept
+    model = model or run_model(run_dir, "evidence")
+    rgb, feats = _image_features(image_path, model)
+    scores = model.scores(model.pipeline.encoder.transform([feats])[0])
     top = np.argsort(-scores, kind="stable")[:5]
-    evidence = patch_evidence(frames, desc, model, gray.shape, int(top[0]))
+    evidence, score = patch_evidence(model, feats, int(top[0]))
+    frames = feats.frames
+    # patches at the same centre (PHOW's sizes) are drawn as one square: their evidence summed
+    keys, inverse = np.unique(frames[:, :2], axis=0, return_inverse=True)
+    at_centre = np.bincount(inverse.ravel(), weights=evidence, minlength=len(keys))
+    classes = model.class_names
     fig, axes = subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.3, 1]})
-    lim = float(np.abs(evidence).max()) or 1.0
+    lim = float(np.abs(at_centre).max()) or 1.0
     axes[0].imshow(rgb, alpha=0.4)
-    sc = axes[0].scatter(frames[:, 0], frames[:, 1], c=evidence, cmap="coolwarm", vmin=-lim, vmax=lim, s=10,
+    sc = axes[0].scatter(keys[:, 0], keys[:, 1], c=at_centre, cmap="coolwarm", vmin=-lim, vmax=lim, s=10,
                          marker="s", linewidths=0)
     fig.colorbar(sc, ax=axes[0], fraction=0.046, label="contribution to the score")
-    axes[0].set(title=f"evidence for '{model.classes[top[0]]}': red patches vote for it, blue against",
+    rejected = scores[top[0]] < 0
+    axes[0].set(title=f"evidence for '{classes[top[0]]}': red patches vote for it, blue against",
                 xlabel="x (pixels)", ylabel="y (pixels)")
-    axes[1].barh(range(5)[::-1], scores[top], color=["tab:green"] + ["tab:gray"] * 4)
-    axes[1].set_yticks(range(5)[::-1], [model.classes[i] for i in top])
-    axes[1].set(xlabel="linear SVM score", title="top-5 guesses (an ILSVRC submission line)")
+    axes[1].barh(range(len(top))[::-1], scores[top], color=["tab:gray" if rejected else "tab:green"]
+                 + ["tab:gray"] * (len(top) - 1))
+    axes[1].set_yticks(range(len(top))[::-1], [classes[i] for i in top])
+    axes[1].axvline(0, color="black", lw=0.8)
+    title = "top-5 guesses (an ILSVRC submission line)"
+    if rejected:
+        title = (f"every score is below 0: the model knows {len(classes)} classes\n"
+                 f"({', '.join(classes[:6])}{', ...' if len(classes) > 6 else ''}) and rejects them all")
+    axes[1].set(xlabel="linear SVM score", title=title)
     fig.tight_layout()
     return {"files": [save_figure(fig, Path(out_dir) / "evidence.png")], "evidence": evidence, "scores": scores,
-            "top5": top, "bias": float(model.intercept[top[0]])}
+            "top5": top, "bias": float(model.intercept[top[0]]), "score": score, "rejected": bool(rejected)}
 
 
 # --------------------------------------------------------------------------- proposals and detections
@@ -354,8 +371,25 @@ def partition_after(hierarchy, labels: np.ndarray, n_merges: int) -> np.ndarray:
     return roots[labels]
 
 
+def known_boxes(image_path) -> np.ndarray:
+    """The annotated boxes of ``image_path`` when it is one of the embedded boxed images
+    (matched by content, wherever the file lies); else an empty (0, 4) array."""
+    from ..datasets import BoxedImageDataset
+    from ..scale.cache import file_digest
+
+    boxed = ROOT / "data" / "caltech101_boxes" / "boxes.csv"
+    if not boxed.exists():
+        return np.zeros((0, 4))
+    digest = file_digest(image_path)
+    for sample in BoxedImageDataset(boxed).samples():
+        if Path(sample.path).stat().st_size == Path(image_path).stat().st_size and file_digest(sample.path) == digest:
+            return sample.boxes
+    return np.zeros((0, 4))
+
+
 def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 20) -> dict:
-    """Selective search: one hierarchy's segmentation at four levels, and the top proposals."""
+    """Selective search: one hierarchy's segmentation at four levels, and the top proposals
+    (with the ground truth, for the embedded boxed images)."""
     from baselines.selective_search import (
         MODES,
         as_rgb_image,
@@ -367,9 +401,8 @@ def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 2
 
     from ..reports.detection import plot_proposals
 
-    from features.image_io import load_image
 
-    rgb = as_rgb_image(load_image(image_path))
+    rgb = as_rgb_image(_gray_image(image_path, max_side=None)[0])
     config = MODES["single"]
     (_, hierarchy), = selective_search_hierarchies(rgb, config)
     labels = graph_segmentation(convert_color(rgb, "hsv"), config.ks[0], sigma=config.sigma)
@@ -388,13 +421,13 @@ def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 2
     files = [save_figure(fig, Path(out_dir) / "hierarchy.png")]
     boxes = selective_search(rgb, mode)
     path = Path(out_dir) / "top_proposals.png"
-    plot_proposals(rgb, boxes, np.zeros((0, 4)), path, n=n_top,
-                   title=f"selective search ({mode}): {len(boxes)} boxes, the first {n_top} in rank order")
+    plot_proposals(rgb, boxes, known_boxes(image_path), path, n=n_top,
+                   title=f"selective search ({mode}): {len(boxes)} boxes, the first {n_top}")
     files.append(str(path))
     return {"files": files, "boxes": boxes, "n_initial": n, "levels": levels}
 
 
-def explain_detections(image_path, out_dir, run_dir=ROOT / "runs" / "demo_detection") -> dict:
+def explain_detections(image_path, out_dir, run_dir=DEFAULT_RUNS["detections"]) -> dict:
     """Detections of the detector saved by a detection run, on one image."""
     from ..reports.detection import plot_detections
     from ..runners.detection import load_detector
@@ -407,12 +440,12 @@ def explain_detections(image_path, out_dir, run_dir=ROOT / "runs" / "demo_detect
     labels, scores, boxes = detector.detect(regions)
     boxes = boxes / scale
     path = Path(out_dir) / "detections.png"
-    plot_detections([(image, labels, scores, boxes, np.zeros((0, 4)), Path(image_path).name)], classes, path,
+    plot_detections([(image, labels, scores, boxes, known_boxes(image_path), Path(image_path).name)], classes, path,
                     per_image=3)
     return {"files": [str(path)], "labels": labels, "scores": scores, "boxes": boxes}
 
 
-def explain_ap(out_dir, run_dir=ROOT / "runs" / "demo_detection", split: int | None = None) -> dict:
+def explain_ap(out_dir, run_dir=DEFAULT_RUNS["ap"], split: int | None = None) -> dict:
     """Precision/recall of each class of a detection run, with the area that is its AP shaded."""
     from ilsvrc.metrics.average_precision import average_precision
 

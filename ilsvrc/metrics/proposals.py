@@ -144,12 +144,10 @@ def plot_recall_curves(curves: dict, path, title: str = "Proposal recall against
 
     ``curves`` maps a method name to the dict of :func:`recall_curve`.
     """
-    import matplotlib
+    from matplotlib.figure import Figure            # no pyplot: the caller's backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
     for i, (name, c) in enumerate(curves.items()):
         color = f"C{i}"
         ax.plot(c["budget"], c["average_recall"], "-", color=color, label=f"{name}: AR")
@@ -163,4 +161,3 @@ def plot_recall_curves(curves: dict, path, title: str = "Proposal recall against
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
