@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from features.encoding.regions import WordIntegral, region_bow
-from ilsvrc.boxes import iou_matrix
+from ilsvrc.boxes import iou, iou_matrix
 
 from .hard_negatives import HardNegativeMiner
 
@@ -58,7 +58,6 @@ def non_maximum_suppression(boxes, scores, overlap: float = 0.3, max_keep: int =
         raise ValueError(f"boxes and scores: expected the same length, got {len(boxes)} and {len(scores)}")
     order = np.argsort(-scores, kind="stable")
     keep = []
-    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
     suppressed = np.zeros(len(boxes), bool)
     for pos, i in enumerate(order):
         if suppressed[i]:
@@ -70,11 +69,7 @@ def non_maximum_suppression(boxes, scores, overlap: float = 0.3, max_keep: int =
         rest = rest[~suppressed[rest]]
         if not len(rest):
             break
-        iw = np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]) + 1
-        ih = np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]) + 1
-        inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-        iou = inter / (area[i] + area[rest] - inter)
-        suppressed[rest[iou > overlap]] = True
+        suppressed[rest[iou(boxes[i], boxes[rest]) > overlap]] = True      # no overlap is -1
     return np.asarray(keep, np.int64)
 
 
@@ -100,11 +95,13 @@ class ImageRegions:
 
 
 class _LinearModel:
-    """``decision_function(X) = X @ coef + intercept``."""
+    """``decision_function(X) = X @ coef + intercept``; ``converged``: whether the solver
+    reached its tolerance (a convergence warning is recorded here and reported, not silenced)."""
 
     def __init__(self, coef: np.ndarray, intercept: float):
         self.coef = coef.astype(np.float32)
         self.intercept = float(intercept)
+        self.converged = True
 
     def decision_function(self, x):
         return np.asarray(x, np.float32) @ self.coef + np.float32(self.intercept)
@@ -133,10 +130,12 @@ def train_binary_svm(x, y, *, C: float = 1.0, positive_weight: float = 1.0, rand
 
     from sklearn.exceptions import ConvergenceWarning
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         svm.fit(np.asarray(x, np.float64), y)
-    return _LinearModel(svm.coef_.ravel(), svm.intercept_[0])
+    model = _LinearModel(svm.coef_.ravel(), svm.intercept_[0])
+    model.converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return model
 
 
 class RegionDetector:
@@ -194,9 +193,14 @@ class RegionDetector:
         coefs, intercepts, logs = [], [], []
         lo, hi = self.initial_overlap
 
+        unconverged = {"n": 0, "of": 0}
+
         def train(x, y):
-            return train_binary_svm(x, y, C=self.C, positive_weight=self.positive_weight,
-                                    random_state=self.random_state)
+            model = train_binary_svm(x, y, C=self.C, positive_weight=self.positive_weight,
+                                     random_state=self.random_state)
+            unconverged["of"] += 1
+            unconverged["n"] += not model.converged
+            return model
 
         for cls in range(n_classes):
             positives, init_keys, init_x = [], [], []
@@ -234,8 +238,13 @@ class RegionDetector:
             coefs.append(model.coef)
             intercepts.append(model.intercept)
             logs.append({"class": cls, "positives": len(pos), "initial_negatives": len(neg),
-                         "final_negatives": len(miner.cache_keys_), "retrains": miner.log_.retrains})
+                         "final_negatives": len(miner.cache_keys_), "retrains": miner.log_.retrains,
+                         "unconverged_trainings": unconverged["n"]})
             log.info("class %d: %d positives, %d -> %d negatives", cls, len(pos), len(neg), len(miner.cache_keys_))
+            if unconverged["n"]:
+                log.warning("class %d: liblinear stopped at its iteration limit in %d of %d trainings (the "
+                            "detector may be less accurate than converged)", cls, unconverged["n"], unconverged["of"])
+            unconverged.update(n=0, of=0)
         self.coef_ = np.stack(coefs, axis=1)
         self.intercept_ = np.asarray(intercepts, np.float32)
         self.training_log_ = logs

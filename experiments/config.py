@@ -34,6 +34,7 @@ from baselines.streaming import StreamingSGDClassifier
 from features.dsift import PHOW_COLORS
 from features.encoding import (CELL_NORMALIZATIONS, SV_ASSIGNMENTS, BagOfWords, FisherVectorEncoder, LLCEncoder,
                                SuperVectorEncoder)
+from features.encoding.histograms import BOW_NORMALIZATIONS
 from features.encoding.pyramid import parse_layout
 from features.local import PHOW, DenseSIFT, DescriptorPCA
 from ilsvrc.errors import InputError
@@ -71,7 +72,6 @@ DATA_LAYOUTS = ("folders", "ilsvrc", "boxes")
 FEATURE_KINDS = ("phow", "dsift")
 ENCODING_KINDS = ("bow", "vlad", "fisher", "llc", "super_vector")
 FEATURE_MAPS = ("none", "chi2", "hellinger")
-BOW_NORMALIZATIONS = ("l1", "l1_per_cell", "none")
 BOW_ASSIGNMENTS = ("hard", "soft")
 
 

@@ -86,6 +86,7 @@ def load_image(path, *, max_side: int | None = None) -> np.ndarray:
 def _decode_with_pillow(path: str, data: bytes) -> np.ndarray:
     """Second decoder for formats OpenCV was built without (e.g. some GIF/TIFF variants)."""
     import io
+    import re
 
     try:
         from PIL import Image
@@ -95,7 +96,8 @@ def _decode_with_pillow(path: str, data: bytes) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as im:
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
     except Exception as exc:  # Pillow raises many types for bad data
-        raise ImageReadError(path, f"not a decodable image ({type(exc).__name__}: {exc})") from None
+        reason = re.sub(r" at 0x[0-9a-f]+", "", str(exc))      # no memory addresses: one message per file
+        raise ImageReadError(path, f"not a decodable image ({type(exc).__name__}: {reason})") from None
 
 
 def shrink_to_max_side(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -141,7 +141,8 @@ def test_run_end_to_end_and_resume_computes_nothing_twice(tmp_path, monkeypatch,
     split = metrics["variants"][0]["splits"][0]
     assert split["n_train"] == 30 and split["n_test"] == 30 and metrics["n_classes"] == 3
     assert split["accuracy"] >= 0.65                          # far above chance (1/3) on real images
-    assert split["top_k_error"][0] == pytest.approx(1 - split["accuracy"], abs=0.2)
+    # the test set is balanced (10 images per class): top-1 error is exactly 1 - mean per-class accuracy
+    assert split["top_k_error"][0] == pytest.approx(1 - split["accuracy"], abs=1e-12)
     assert split["top_k_error"][2] == 0.0                     # 3 classes: the top 3 always hold the truth
     for name in ("report.md", "confusion.png", "per_class_accuracy.png", "config.json", "split_0/submission.txt"):
         assert (out / name).exists(), name
@@ -163,16 +164,26 @@ def test_run_end_to_end_and_resume_computes_nothing_twice(tmp_path, monkeypatch,
 
 
 def test_run_reports_unreadable_images_and_goes_on(tmp_path):
+    """A broken file is reported once, by name, the run goes on, and as a test image it is
+    scored as an error (never silently dropped)."""
     data = tmp_path / "data"
     for c in ("butterfly", "dolphin", "watch"):
-        shutil.copytree(DEMO / c, data / c)
+        (data / c).mkdir(parents=True)
+        for f in sorted((DEMO / c).glob("*.jpg"))[:12]:
+            shutil.copy(f, data / c / f.name)
     (data / "dolphin" / "image_0005.jpg").write_bytes(b"\xff\xd8broken")
-    cfg = _write(tmp_path, TINY.replace('seeds = [0]', 'seeds = [1]') + f'cache = "{tmp_path / "cache"}"\n')
-    assert main(["run", str(cfg), "--data", str(data), "--output", str(tmp_path / "runs"), "--quiet"]) == 0
-    metrics = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())
-    failed = metrics["variants"][0]["splits"][0]["failed_images"]
-    chosen = failed or []
-    assert all("image_0005.jpg" in f for f in chosen)
+    for seed, in_test in ((0, False), (4, True)):     # the broken image drawn for training, then for testing
+        text = TINY.replace("seeds = [0]", f"seeds = [{seed}]").replace("n_test = 10", "n_test = 0") \
+            .replace("n_train = 10", "n_train = 6")
+        cfg = _write(tmp_path, text + f'cache = "{tmp_path / "cache"}"\n')
+        assert main(["run", str(cfg), "--data", str(data), "--output", str(tmp_path / f"runs{seed}"), "--quiet"]) == 0
+        split = json.loads((tmp_path / f"runs{seed}" / "tiny" / "metrics.json").read_text())["variants"][0][
+            "splits"][0]
+        assert (split["n_train"], split["n_test"]) == ((18, 18) if in_test else (17, 18))
+        failed = split["failed_images"]
+        assert len(failed) == 1 and "dolphin/image_0005.jpg" in failed[0] and "cannot read image" in failed[0]
+        lines = (tmp_path / f"runs{seed}" / "tiny" / f"split_{seed}" / "submission.txt").read_text().splitlines()
+        assert len(lines) == 18                 # every test image has its line, the broken one included
 
 
 def test_run_input_errors(tmp_path, capsys):

@@ -223,9 +223,13 @@ def _streamed(cfg, pipeline, split, digests, n_classes, progress):
     train_keys = train_store.done_keys()
     keep_train = [i for i, key in enumerate(stats["train"]["keys"]) if key in train_keys]
     keep_test = np.flatnonzero(found).tolist()
-    failed = [(len(split.train) + i, f"{split.test[i].path}: no stored signature")
+    def reason(role, key, path):
+        known = stores[role].failures.get(key)
+        return known["error"] if known else f"{path}: no stored signature"
+
+    failed = [(len(split.train) + i, reason("test", stats["test"]["keys"][i], split.test[i].path))
               for i in np.flatnonzero(~found)]
-    failed += [(i, f"{split.train[i].path}: no stored signature") for i in range(len(split.train))
+    failed += [(i, reason("train", stats["train"]["keys"][i], split.train[i].path)) for i in range(len(split.train))
                if stats["train"]["keys"][i] not in train_keys]
     info = {"kind": "linear SVM, one-vs-rest, streaming SGD", "alpha": c.alpha, "epochs": c.epochs,
             "batch_size": c.batch_size, "positive_weight": "balanced (per class: negatives / positives)",
@@ -334,7 +338,11 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
     else:
         top5, keep_train, keep_test, failed, info, model = _in_memory(cfg, pipeline, split, digests, n_classes,
                                                                       cache, progress)
-    failed_paths = sorted({msg for _, msg in failed_samples + failed})
+    images = train + test
+    first_error: dict = {}
+    for i, msg in [(i, m) for i, m in failed_samples] + [(i, m) for i, m in failed if i < len(images)]:
+        first_error.setdefault(str(images[i].path), msg)        # an image is listed once, by its first error
+    failed_paths = [first_error[p] for p in sorted(first_error)]
 
     # 4. scores: the ILSVRC evaluator on the CLS submission, and the Caltech mean per-class accuracy
     from ilsvrc.evaluation import evaluate_cls

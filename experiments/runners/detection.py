@@ -26,7 +26,8 @@ from baselines.classification import LinearSVMClassifier
 from baselines.detection import ImageRegions, RegionDetector
 from baselines.proposals import ProposalConfig, propose
 from features.codebook import assign_nearest, kmeans
-from features.encoding.regions import WordIntegral, region_bow
+from features.encoding.histograms import normalize_bow, pyramid_word_counts
+from features.encoding.regions import WordIntegral
 from features.image_io import load_image, shrink_to_max_side
 from ilsvrc.errors import InputError
 
@@ -139,9 +140,11 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     detector.fit([regions[i] for i in train_idx], n_classes)
 
     # 5. image classifier on whole-image signatures (for the localization task)
-    def whole(i):
-        h, w = (int(v) for v in proposals[i]["size"])
-        return region_bow(regions[i].integral, np.array([[0, 0, w - 1, h - 1]], np.float64), cfg.encoding.layout)[0]
+    def whole(i):             # the image's bag of words, per-cell histograms square-rooted (Hellinger)
+        size = tuple(int(v) for v in proposals[i]["size"])
+        counts = pyramid_word_counts(words[i]["words"], words[i]["positions"], size, cfg.encoding.layout,
+                                     cfg.encoding.n_words)
+        return np.sqrt(normalize_bow(counts[None], normalize="l1_per_cell")[0])
 
     clf = LinearSVMClassifier(C=tuple(cfg.classifier.C), validation_fraction=cfg.classifier.validation_fraction,
                               random_state=split.seed)

@@ -13,10 +13,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_choice, check_positive_int, check_positive_real
-from ..codebook import fit_gmm, kmeans, nearest_words
+from ..codebook import assign_nearest, fit_gmm, kmeans, nearest_words
 from ..local import _features_list, _sample_descriptors
 from .fisher import fisher_vector_pyramid
-from .histograms import bow_histogram, soft_histogram
+from .histograms import BOW_NORMALIZATIONS, normalize_bow, pyramid_word_counts, soft_histogram
 from .llc import llc_pyramid
 from .normalize import CELL_NORMALIZATIONS
 from .pyramid import n_pyramid_cells, parse_layout, spatial_pyramid
@@ -103,8 +103,8 @@ class BagOfWords(_VocabularyEncoder):
         self._check_layout()
         if self.assignment not in ("hard", "soft"):
             raise ValueError(f"assignment: expected 'hard' or 'soft', got {self.assignment!r}")
-        if self.normalize not in ("l1", "l1_per_cell", "none"):
-            raise ValueError(f"normalize: expected 'l1', 'l1_per_cell' or 'none', got {self.normalize!r}")
+        if self.normalize not in BOW_NORMALIZATIONS:
+            raise ValueError(f"normalize: expected one of {BOW_NORMALIZATIONS}, got {self.normalize!r}")
         sample = self._fit_vocabulary(X)
         self.soft_sigma_ = None
         if self.assignment == "soft":
@@ -114,26 +114,20 @@ class BagOfWords(_VocabularyEncoder):
 
     def transform(self, X):
         check_is_fitted(self, "vocabulary_")
-        if self.assignment == "hard":
-            encode = lambda d: bow_histogram(d, self.vocabulary_)  # noqa: E731
-        else:
-            encode = lambda d: soft_histogram(d, self.vocabulary_, sigma=self.soft_sigma_,  # noqa: E731
-                                                       n_neighbors=self.n_neighbors)
-        hists = self._encode_all(X, encode)
         k = self.n_words
-        cells = hists.reshape(len(hists), -1, k)
-        if self.normalize == "l1_per_cell":
-            cells /= np.maximum(cells.sum(axis=2, keepdims=True), 1e-12)
-        if self.level_weights is not None:
-            sizes = [r * c for r, c in parse_layout(self.layout)]
-            if len(self.level_weights) != len(sizes):
-                raise ValueError(f"level_weights: expected {len(sizes)} weights (one per layout), "
-                                 f"got {len(self.level_weights)}")
-            cells *= np.repeat(np.asarray(self.level_weights, np.float64), sizes)[None, :, None]
-        out = cells.reshape(len(hists), -1)
-        if self.normalize == "l1":
-            out /= np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
-        return out.astype(np.float32)
+        rows = []
+        for f in _features_list(X, type(self).__name__):
+            if self.assignment == "hard":
+                words = assign_nearest(f.descriptors, self.vocabulary_) if len(f) else np.zeros(0, np.int64)
+                rows.append(pyramid_word_counts(words, f.frames, f.image_size, self.layout, k))
+            else:
+                rows.append(spatial_pyramid(lambda d: soft_histogram(d, self.vocabulary_, sigma=self.soft_sigma_,
+                                                                     n_neighbors=self.n_neighbors),
+                                            f.descriptors, f.frames, f.image_size, self.layout).reshape(-1, k))
+        if not rows:
+            return np.zeros((0, 0), np.float32)
+        return normalize_bow(np.stack(rows), normalize=self.normalize, level_weights=self.level_weights,
+                             layout=self.layout)
 
 
 class VLADEncoder(_VocabularyEncoder):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .histograms import normalize_bow
 from .pyramid import parse_layout
 
 
@@ -127,14 +128,7 @@ def region_bow(integral: WordIntegral, boxes, layout: str = "1x1", *, normalize:
     -------
     ndarray of shape (m, n_cells * n_words), float32
     """
-    counts = region_word_counts(integral, boxes, layout)
-    if normalize == "l1_per_cell":
-        counts /= np.maximum(counts.sum(axis=2, keepdims=True), 1.0)
-    elif normalize == "l1":
-        counts /= np.maximum(counts.sum(axis=(1, 2), keepdims=True), 1.0)
-    elif normalize != "none":
-        raise ValueError(f"normalize: expected 'l1_per_cell', 'l1' or 'none', got {normalize!r}")
-    out = counts.reshape(len(counts), -1)
+    out = normalize_bow(region_word_counts(integral, boxes, layout), normalize=normalize)
     if hellinger:
         np.sqrt(out, out=out)
     return out
