@@ -103,7 +103,7 @@ def main(argv=None) -> int:
                           max_classes=args.classes)
     built = time.perf_counter() - start
     cfg = work / "quick.toml"
-    cfg.write_text(CONFIG.read_text() + f'\n[run.paths]\n' if False else
+    cfg.write_text(CONFIG.read_text() + '\n[run.paths]\n' if False else
                    CONFIG.read_text().replace("[run]\n", f'[run]\ncache = "{work / "cache"}"\n'
                                               f'store_dir = "{work / "store"}"\n'))
     start = time.perf_counter()

@@ -110,7 +110,7 @@ def _verify_store(args) -> int:
 
 def _run_experiment(args) -> int:
     from .config import load_config
-    from .runners.classification import run_experiment
+    from .runners import run_experiment
 
     overrides = list(args.overrides)
     if args.scheduler:

@@ -32,8 +32,14 @@ from baselines.proposals import BACKENDS, ProposalConfig
 from baselines.selective_search import MODES
 from baselines.streaming import StreamingSGDClassifier
 from features.dsift import PHOW_COLORS
-from features.encoding import (CELL_NORMALIZATIONS, SV_ASSIGNMENTS, BagOfWords, FisherVectorEncoder, LLCEncoder,
-                               SuperVectorEncoder)
+from features.encoding import (
+    CELL_NORMALIZATIONS,
+    SV_ASSIGNMENTS,
+    BagOfWords,
+    FisherVectorEncoder,
+    LLCEncoder,
+    SuperVectorEncoder,
+)
 from features.encoding.histograms import BOW_NORMALIZATIONS
 from features.encoding.pyramid import parse_layout
 from features.local import PHOW, DenseSIFT, DescriptorPCA

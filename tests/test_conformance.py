@@ -6,14 +6,30 @@ import json
 import subprocess
 import sys
 
+import conformance_scorers
 import numpy as np
 import pytest
+from conftest import (
+    CLSLOC_BLACKLIST,
+    DEVKIT,
+    GT_2012,
+    MICRO,
+    ROOT,
+    devkit_path,
+    needs_devkit,
+    needs_shared,
+)
 
-import conformance_scorers
-from conftest import CLSLOC_BLACKLIST, DEVKIT, GT_2012, MICRO, ROOT, devkit_path, needs_devkit
 from experiments.cli import main
 from ilsvrc import formats
-from ilsvrc.conformance import MISTAKES, check, export, first_difference, report, score_case
+from ilsvrc.conformance import (
+    MISTAKES,
+    check,
+    export,
+    first_difference,
+    report,
+    score_case,
+)
 from ilsvrc.conformance.kit import matching_mistakes
 from ilsvrc.conformance.scoring import Inputs, compute
 from ilsvrc.errors import InputError
@@ -105,8 +121,7 @@ def test_expected_numbers_are_the_official_ones(kit, micro_expected):
                                        equal_nan=True, err_msg=f"{case['name']} {key}")
 
 
-@pytest.mark.skipif(not (DEVKIT / "micro_cases" / "expected.json").exists(),
-                    reason=f"needs the shared devkit data at {DEVKIT}")
+@needs_shared(DEVKIT / "micro_cases" / "expected.json", "the official micro cases of the devkit data")
 def test_test_copy_of_the_official_numbers_is_the_shared_one(micro_expected):
     shared = json.loads((DEVKIT / "micro_cases" / "expected.json").read_text())
     for name, value in micro_expected.items():
@@ -117,7 +132,11 @@ def test_test_copy_of_the_official_numbers_is_the_shared_one(micro_expected):
 def test_kit_scoring_core_reproduces_the_reference_numbers(reference, clsloc_objects, det_setup):
     """The code that computes every expected number, on the official demos, gives the official numbers."""
     from ilsvrc.ground_truth import read_class_labels, read_clsloc_blacklist
-    from ilsvrc.submissions import read_cls_submission, read_det_submission, read_loc_submission
+    from ilsvrc.submissions import (
+        read_cls_submission,
+        read_det_submission,
+        read_loc_submission,
+    )
 
     gt = read_class_labels(GT_2012, 1000)
     res = reference["results"]

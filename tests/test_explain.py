@@ -52,7 +52,8 @@ cache = "{cache}"
 
 def _train(tmp, name, encoding, fmap, features=""):
     from experiments.config import load_config
-    from experiments.runners.classification import load_classifier, run_experiment
+    from experiments.runners import run_experiment
+    from experiments.runners.classification import load_classifier
 
     path = tmp / f"{name}.toml"
     path.write_text(TINY_RUN.format(name=name, demo=(ROOT / "data" / "caltech101_demo").as_posix(),
@@ -164,7 +165,7 @@ def test_proposal_hierarchy_figure(tmp_path):
 @pytest.fixture(scope="module")
 def detection_run(tmp_path_factory):
     from experiments.config import load_config
-    from experiments.runners.classification import run_experiment
+    from experiments.runners import run_experiment
 
     tmp = tmp_path_factory.mktemp("det")
     cfg = load_config(ROOT / "experiments" / "configs" / "demo_detection.toml",

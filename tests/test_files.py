@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CLSLOC_CACHE, DET_CACHE, DET_LIST, MICRO, needs_devkit
+from conftest import MICRO, needs_devkit
 
 from ilsvrc.ground_truth import (
     ImageList,
     load_clsloc_boxes,
     load_det_ground_truth,
-    read_image_list,
     read_voc_xml,
 )
 from ilsvrc.submissions import (
@@ -20,7 +19,6 @@ from ilsvrc.submissions import (
     write_det_submission,
     write_loc_submission,
 )
-from ilsvrc.synsets import SynsetTable
 
 
 def test_submission_round_trips(tmp_path, rng):

@@ -2,8 +2,6 @@
 VLFeat's conventions."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from conftest import DATA

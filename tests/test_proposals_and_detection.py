@@ -424,7 +424,7 @@ def test_region_detector_finds_planted_objects():
 
 def test_detection_experiment_end_to_end(tmp_path):
     from experiments.config import load_config
-    from experiments.runners.classification import run_experiment
+    from experiments.runners import run_experiment
 
     cfg = load_config(ROOT / "experiments" / "configs" / "uva2013_detector.toml",
                       ["data.n_train=8", "data.n_test=4", "data.seeds=[0]", "encoding.n_words=64",
@@ -499,7 +499,7 @@ def test_a_failing_test_image_is_scored_as_missed_not_dropped(tmp_path):
     import shutil
 
     from experiments.config import load_config
-    from experiments.runners.classification import run_experiment
+    from experiments.runners import run_experiment
 
     data = tmp_path / "boxes"
     shutil.copytree(BOXES, data)
@@ -569,7 +569,7 @@ def test_voc_layout_reads_zero_based_boxes_and_the_official_split(tmp_path):
 
 def test_detection_run_on_a_voc_folder(tmp_path):
     from experiments.config import load_config
-    from experiments.runners.classification import run_experiment
+    from experiments.runners import run_experiment
 
     voc = _voc_folder(tmp_path / "VOC", per_class=6)
     cfg = load_config(ROOT / "experiments" / "configs" / "demo_detection.toml",

@@ -9,15 +9,19 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
 from conftest import MICRO, ROOT
+from test_metric_oracles import random_det_case
+
 from experiments.cli import main
 from ilsvrc import _text, stats
 from ilsvrc.errors import InputError
 from ilsvrc.ground_truth import ImageList, ObjectTable
 from ilsvrc.metrics.detection import evaluate_detection
-from ilsvrc.submissions import read_cls_submission, read_det_submission, read_loc_submission
-from test_metric_oracles import random_det_case
+from ilsvrc.submissions import (
+    read_cls_submission,
+    read_det_submission,
+    read_loc_submission,
+)
 
 CLS_META = str(ROOT / "ilsvrc/data/map_clsloc.txt")
 

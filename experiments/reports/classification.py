@@ -8,7 +8,6 @@ import numpy as np
 from .plotting import save_figure, subplots
 
 
-
 def plot_confusion(confusion: np.ndarray, classes, path: Path, title: str) -> None:
     n = len(classes)
     rows = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)

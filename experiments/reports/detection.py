@@ -9,7 +9,6 @@ from features.image_io import load_image
 
 from .plotting import colormap, save_figure, subplots
 
-
 GROUND_TRUTH = {"edgecolor": "white", "lw": 2.2, "linestyle": "--"}
 """Ground truth is drawn white and dashed: no class colour can be mistaken for it."""
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan",

@@ -30,8 +30,14 @@ from tqdm import tqdm
 
 from baselines.classification import KERNEL_SOLVERS, LinearSVMClassifier
 from baselines.pipeline import ImagePipeline
-from features.encoding import (BagOfWords, FisherVectorEncoder, HellingerMap, LLCEncoder, SuperVectorEncoder,
-                               VLADEncoder)
+from features.encoding import (
+    BagOfWords,
+    FisherVectorEncoder,
+    HellingerMap,
+    LLCEncoder,
+    SuperVectorEncoder,
+    VLADEncoder,
+)
 from features.local import DescriptorPCA, LocalFeatures
 from ilsvrc.datasets import Split
 from ilsvrc.errors import InputError
@@ -39,8 +45,19 @@ from ilsvrc.errors import InputError
 from ..config import ExperimentConfig, config_from_dict, sweep_label, with_value
 from ..datasets import open_classification_data
 from ..scale.cache import ContentCache, code_version, file_digest
-from .common import (FEATURE_CODE, WORKER_MALLOC, cached_map, class_subset, data_root, descriptor_samples,
-                     execution_of, library_versions, output_lock, phase, pipeline_of)
+from .common import (
+    FEATURE_CODE,
+    WORKER_MALLOC,
+    cached_map,
+    class_subset,
+    data_root,
+    descriptor_samples,
+    execution_of,
+    library_versions,
+    output_lock,
+    phase,
+    pipeline_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -375,12 +392,9 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
 
 
 # --------------------------------------------------------------------------- whole experiment
-def run_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None, progress: bool = True) -> dict:
+def run_classification_experiment(cfg: ExperimentConfig, data_dir=None, *, output=None,
+                                  progress: bool = True) -> dict:
     """Run every split (and sweep value) of ``cfg``; write ``runs/<name>/``; return the summary."""
-    if cfg.task == "detection":
-        from .detection import run_detection_experiment
-
-        return run_detection_experiment(cfg, data_dir, output=output, progress=progress)
     for key, value in WORKER_MALLOC.items():
         os.environ.setdefault(key, value)
     root = data_root(cfg, data_dir)

@@ -34,8 +34,19 @@ from ilsvrc.errors import InputError
 from ..config import ExperimentConfig
 from ..datasets import BoxedImageDataset, check_boxes_in_image, open_boxed_data
 from ..scale.cache import ContentCache, code_version, file_digest
-from .common import (FEATURE_CODE, cached_map, class_subset, data_root, descriptor_samples, execution_of, extractor_of,
-                     library_versions, output_lock, phase, pipeline_of)
+from .common import (
+    FEATURE_CODE,
+    cached_map,
+    class_subset,
+    data_root,
+    descriptor_samples,
+    execution_of,
+    extractor_of,
+    library_versions,
+    output_lock,
+    phase,
+    pipeline_of,
+)
 
 log = logging.getLogger(__name__)
 

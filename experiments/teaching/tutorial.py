@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 IMAGE = "data/caltech101_demo/dolphin/image_0002.jpg"
@@ -45,7 +44,7 @@ EXERCISES = (
 
 def _run(config: str, overrides, out: Path, quiet: bool = True) -> dict:
     from ..config import load_config
-    from ..runners.classification import run_experiment
+    from ..runners import run_experiment
 
     cfg = load_config(ROOT / "experiments" / "configs" / config, list(overrides))
     return run_experiment(cfg, output=out, progress=not quiet)
