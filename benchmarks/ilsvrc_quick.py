@@ -40,7 +40,8 @@ def _jpeg(path: Path, size: int) -> bytes:
     return cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
-def _tar(files: dict) -> bytes:
+def tar_bytes(files: dict) -> bytes:
+    """The bytes of an uncompressed tar holding ``files`` (name -> bytes), in name order."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in sorted(files.items()):
@@ -70,15 +71,15 @@ def build_layout(images: Path, root: Path, *, size: int, n_train: int, n_val: in
         files = [files[i] for i in rng.permutation(len(files))]
         n_v = min(n_val, len(files) // 3)
         train = files[n_v:n_v + n_train]
-        outer[f"{wnid}.tar"] = _tar({f"{wnid}_{k + 1}.JPEG": _jpeg(p, size) for k, p in enumerate(train)})
+        outer[f"{wnid}.tar"] = tar_bytes({f"{wnid}_{k + 1}.JPEG": _jpeg(p, size) for k, p in enumerate(train)})
         n_train_total += len(train)
         val += [(p, cid) for p in files[:n_v]]
     root.mkdir(parents=True, exist_ok=True)
-    (root / "ILSVRC2012_img_train.tar").write_bytes(_tar(outer))
+    (root / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes(outer))
     order = rng.permutation(len(val))
     val = [val[i] for i in order]
     (root / "ILSVRC2012_img_val.tar").write_bytes(
-        _tar({f"ILSVRC2012_val_{k + 1:08d}.JPEG": _jpeg(p, size) for k, (p, _) in enumerate(val)}))
+        tar_bytes({f"ILSVRC2012_val_{k + 1:08d}.JPEG": _jpeg(p, size) for k, (p, _) in enumerate(val)}))
     data = root / "ILSVRC2012_devkit_t12" / "data"
     data.mkdir(parents=True, exist_ok=True)
     shutil.copy(META, data / "meta.mat")

@@ -367,13 +367,19 @@ def open_classification_data(cfg, root: Path, classes, work_dir: Path):
     collection, or (``data.layout = "ilsvrc"``) an ILSVRC distribution; ``work_dir`` keeps
     tar indexes and the files extracted from a devkit archive."""
     if cfg.data.layout == "ilsvrc":
-        from ilsvrc.datasets import ILSVRCDataset, find_layout
-
-        d = cfg.data
-        layout = find_layout(root, devkit=d.devkit, meta=d.meta, ground_truth=d.ground_truth,
-                             extract_dir=Path(work_dir) / "devkit")
-        return ILSVRCClassification(ILSVRCDataset(layout, classes, index_dir=Path(work_dir) / "tar-index"))
+        return ILSVRCClassification(_ilsvrc_dataset(cfg, root, classes, work_dir))
     return FolderClassification(ImageFolderDataset(root, classes=classes))
+
+
+def _ilsvrc_dataset(cfg, root: Path, classes, work_dir: Path):
+    """The ILSVRC distribution under ``root`` with the configuration's explicit paths; tar
+    indexes and the devkit archive's files are kept in ``work_dir``."""
+    from ilsvrc.datasets import ILSVRCDataset, find_layout
+
+    d = cfg.data
+    layout = find_layout(root, devkit=d.devkit, meta=d.meta, ground_truth=d.ground_truth,
+                         train_boxes=d.train_boxes, val_boxes=d.val_boxes, extract_dir=Path(work_dir) / "devkit")
+    return ILSVRCDataset(layout, classes, index_dir=Path(work_dir) / "tar-index")
 
 
 class ILSVRCBoxes:
@@ -446,12 +452,7 @@ def open_boxed_data(cfg, root: Path, classes, work_dir: Path):
     """The detection data of a configuration under ``root``: a boxes.csv beside images/, a
     PASCAL-VOC folder, or (``data.layout = "ilsvrc"``) an ILSVRC distribution with its boxes."""
     if cfg.data.layout == "ilsvrc":
-        from ilsvrc.datasets import ILSVRCDataset, find_layout
-
-        d = cfg.data
-        layout = find_layout(root, devkit=d.devkit, meta=d.meta, ground_truth=d.ground_truth,
-                             train_boxes=d.train_boxes, val_boxes=d.val_boxes, extract_dir=Path(work_dir) / "devkit")
-        return ILSVRCBoxes(ILSVRCDataset(layout, classes, index_dir=Path(work_dir) / "tar-index"))
+        return ILSVRCBoxes(_ilsvrc_dataset(cfg, root, classes, work_dir))
     if (root / "boxes.csv").is_file():
         return BoxedImageDataset(root / "boxes.csv", root / "images", classes=classes)
     if (root / "Annotations").is_dir():

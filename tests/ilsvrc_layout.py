@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.ilsvrc_quick import tar_bytes
+
 ROOT = Path(__file__).resolve().parent.parent
 META = ROOT / "tests" / "data" / "ilsvrc2012_meta.mat"
 DEMO = ROOT / "data" / "caltech101_demo"
@@ -34,16 +36,6 @@ def wnid_of(devkit_id: int) -> str:
     from ilsvrc.synsets import SynsetTable
 
     return SynsetTable.from_file(META).wnid_of(devkit_id)
-
-
-def _tar_bytes(files: dict) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _devkit(root: Path, ground_truth: list, form: str) -> None:
@@ -86,14 +78,14 @@ def make_classification_layout(root, *, form: str = "folders", devkit: str = "fo
     train_dir = root / ("train" if form == "short" else "ILSVRC2012_img_train")
     val_dir = root / ("val" if form == "short" else "ILSVRC2012_img_val")
     if form == "tar":
-        outer = {f"{wnid}.tar": _tar_bytes(files) for wnid, files in train.items()}
-        (root / "ILSVRC2012_img_train.tar").write_bytes(_tar_bytes(outer))
-        (root / "ILSVRC2012_img_val.tar").write_bytes(_tar_bytes(val_files))
+        outer = {f"{wnid}.tar": tar_bytes(files) for wnid, files in train.items()}
+        (root / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes(outer))
+        (root / "ILSVRC2012_img_val.tar").write_bytes(tar_bytes(val_files))
     else:
         for wnid, files in train.items():
             if form == "class-tars":
                 train_dir.mkdir(parents=True, exist_ok=True)
-                (train_dir / f"{wnid}.tar").write_bytes(_tar_bytes(files))
+                (train_dir / f"{wnid}.tar").write_bytes(tar_bytes(files))
             else:
                 (train_dir / wnid).mkdir(parents=True, exist_ok=True)
                 for fname, data in files.items():
