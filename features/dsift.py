@@ -182,7 +182,163 @@ def fast_sqrt(x: np.ndarray) -> np.ndarray:
     half = np.float32(0.5) * x
     for _ in range(2):
         guess = guess * (np.float32(1.5) - half * guess * guess)
-    return np.where(x < np.float32(1e-8), np.float32(0), x * guess).astype(np.float32)
+    # C compares the float with the double 1e-8: float32(1e-8) itself is below it
+    return np.where(x <= np.float32(1e-8), np.float32(0), x * guess).astype(np.float32)
+
+
+def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences inside, one-sided differences on the border rows and columns (VLFeat's
+    ``vl_dsift_process``); float32 ``(gx, gy)``, each (H, W), in workspace buffers."""
+    h, w = gray.shape
+    gx = _WORKSPACE.get("gx", (h, w))
+    gy = _WORKSPACE.get("gy", (h, w))
+    if w > 1:
+        np.subtract(gray[:, 2:], gray[:, :-2], out=gx[:, 1:-1])
+        gx[:, 1:-1] *= np.float32(0.5)
+        np.subtract(gray[:, 1], gray[:, 0], out=gx[:, 0])
+        np.subtract(gray[:, -1], gray[:, -2], out=gx[:, -1])
+    else:
+        gx[:] = 0
+    if h > 1:
+        np.subtract(gray[2:], gray[:-2], out=gy[1:-1])
+        gy[1:-1] *= np.float32(0.5)
+        np.subtract(gray[1], gray[0], out=gy[0])
+        np.subtract(gray[-1], gray[-2], out=gy[-1])
+    else:
+        gy[:] = 0
+    return gx, gy
+
+
+_C3, _C1 = np.float32(0.1821), np.float32(0.9675)
+_PI_4, _PI_3_4 = np.float32(np.pi / 4), np.float32(3 * np.pi / 4)
+_TWO_PI_F = np.float32(2 * np.pi)
+
+
+def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: bool):
+    """Orientation in bin units and magnitude of each gradient; float32 ``(position, magnitude)``.
+
+    ``position`` is in [0, num_orientations): the angle (y axis down) modulo 2 pi times
+    ``num_orientations / (2 pi)``.  With ``vlfeat_math`` the arithmetic is VLFeat's, operation
+    for operation in float32 (``vl_fast_atan2_f``, ``vl_mod_2pi_f``, the product with the
+    double constant rounded to float, ``vl_fast_sqrt_f``), so the orientation planes equal
+    VLFeat's bit for bit -- which the flat window's running sums need (see
+    :func:`_vlfeat_triangle`).  ``vl_fast_atan2_f`` is odd in ``x`` around pi/2: with
+    ``q = (|x| - a) / (|x| + a)``, ``a = |y| + 1.19e-7``, it returns ``pi/4 + p(q)`` for
+    ``x >= 0`` and ``3 pi/4 - p(q)`` otherwise, ``p(q) = (0.1821 q^2 - 0.9675) q``, negated
+    where ``y < 0`` (the same floats as VLFeat's two branches: IEEE rounding is symmetric).
+    """
+    ws = _WORKSPACE
+    shape = gx.shape
+    position = ws.get("position", shape)
+    magnitude = ws.get("magnitude", shape)
+    a = ws.get("scratch", shape)
+    b = ws.get("scratch2", shape)
+    np.multiply(gx, gx, out=magnitude)
+    np.multiply(gy, gy, out=a)
+    magnitude += a
+    if not vlfeat_math:
+        small = magnitude < np.float32(1e-8)            # as VLFeat's sqrt: 0 below 1e-8
+        np.sqrt(magnitude, out=magnitude)
+        magnitude[small] = 0
+        np.arctan2(gy, gx, out=position)
+        position *= np.float32(num_orientations / (2 * np.pi))
+        np.add(position, np.float32(num_orientations), out=position, where=position < 0)
+        np.subtract(position, np.float32(num_orientations), out=position, where=position >= num_orientations)
+        return position, magnitude
+    magnitude[:] = fast_sqrt(magnitude)
+    np.abs(gy, out=a)
+    a += VL_EPSILON_F
+    np.abs(gx, out=b)
+    np.subtract(b, a, out=position)
+    b += a
+    position /= b                                    # q
+    np.multiply(position, _C3, out=a)
+    a *= position
+    a -= _C1
+    a *= position                                    # p(q)
+    np.add(a, _PI_4, out=position)
+    np.subtract(_PI_3_4, a, out=position, where=gx < 0)
+    np.negative(position, out=position, where=gy < 0)
+    np.add(position, _TWO_PI_F, out=position, where=position < 0)
+    # float angle times the double constant numBinT / (2 pi), rounded back to float
+    np.multiply(position, num_orientations / (2 * np.pi), out=position, dtype=np.float64, casting="same_kind")
+    np.subtract(position, np.float32(num_orientations), out=position, where=position >= num_orientations)
+    return position, magnitude
+
+
+def _orientation_plane(position, magnitude, t: int, num_orientations: int, out: np.ndarray,
+                       scratch: np.ndarray) -> np.ndarray:
+    """Share of each pixel's magnitude in orientation bin ``t`` into ``out`` (H, W).
+
+    VLFeat writes ``(1 - r) m`` into bin ``floor(p)`` and ``r m`` into bin ``floor(p) + 1``
+    (mod ``num_orientations``), ``r = p - floor(p)``.  ``max(0, 1 - |p - t|) m`` (circular for
+    bin 0) gives the same floats -- every subtraction involved is exact -- except for bin 1
+    when ``p < 1``, where ``1 - (1 - p)`` may lose the low bits of ``p``: there ``p m`` is
+    written, as VLFeat does.
+    """
+    np.subtract(position, np.float32(t), out=out)
+    np.abs(out, out=out)
+    if t == 0:
+        np.subtract(np.float32(num_orientations), out, out=scratch)
+        np.minimum(out, scratch, out=out)
+    np.subtract(np.float32(1), out, out=out)
+    np.maximum(out, np.float32(0), out=out)
+    if t == 1:
+        np.copyto(out, position, where=position < 1)
+    out *= magnitude
+    return out
+
+
+def _vlfeat_triangle(x: np.ndarray, size: int, at: np.ndarray, name: str) -> np.ndarray:
+    """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at rows ``at``.
+
+    Convolution with the unit-area triangle ``(size - |t|) / size^2``, ``|t| < size``, done
+    as VLFeat does it, by running sums in float32: integrate each column backwards (the
+    first value repeated ``size`` times above it), difference at lag ``size``, integrate
+    forwards, difference at lag ``size`` again and scale by ``float32(1 / size^2)``.  The
+    same float operations in the same order give VLFeat's values bit for bit, including the
+    rounding residue of the running sums (differences of sums that are large next to the
+    result).  Where the true value is tiny -- flat or saturated patches beside strong
+    edges -- that residue is most of VLFeat's value, and a descriptor made of such bins is
+    normalised to unit length: only this arithmetic reproduces it.  Each step of a running
+    sum is one vector operation across all columns.
+
+    Parameters
+    ----------
+    x : ndarray of shape (L, N), float32, C-contiguous
+        ``N`` independent signals of length ``L`` (columns).
+    size : int
+        Triangle half-width (VLFeat's ``filterSize``; the bin size).
+    at : ndarray of int
+        Output rows, each in [0, L).
+    name : str
+        Workspace buffer name.
+
+    Returns
+    -------
+    ndarray of shape (len(at), N), float32 (a workspace buffer)
+    """
+    length, n = x.shape
+    buf = _WORKSPACE.get(name, (length + size, n))   # buf[k + size] holds VLFeat's buffer[k]
+    rows = list(buf)
+    xs = list(x)
+    add = np.add
+    rows[length - 1 + size][...] = xs[length - 1]
+    for k in range(length - 2 + size, size - 1, -1):    # backward integral
+        add(rows[k + 1], xs[k - size], out=rows[k])
+    for k in range(size - 1, -1, -1):                   # continuity above the first row
+        add(rows[k + 1], xs[0], out=rows[k])
+    last = buf[length - 1 + size].copy()
+    np.subtract(buf[:length], buf[size:size + length], out=buf[:length])
+    coef = np.float32(length - size) - np.arange(length, length + size, dtype=np.float32) + np.float32(size)
+    np.subtract(buf[length:], last[None, :] * coef[:, None], out=buf[length:])
+    for k in range(1, length + size):                   # forward integral
+        add(rows[k], rows[k - 1], out=rows[k])
+    at = np.asarray(at)
+    out = _WORKSPACE.get(name + "_out", (len(at), n))
+    np.subtract(buf[at + size], buf[at], out=out)
+    out *= np.float32(1.0 / (size * size))
+    return out
 
 
 def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_math: bool = False,
@@ -195,7 +351,7 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
     num_orientations : int
     vlfeat_math : bool
         Use VLFeat's approximations of ``atan2`` and ``sqrt`` (:func:`fast_atan2`,
-        :func:`fast_sqrt`) instead of exact math.
+        :func:`fast_sqrt`) and its float arithmetic, instead of exact math.
     out : ndarray of shape (H, W, num_orientations), float32, optional
         Where to write the result.
 
@@ -208,59 +364,13 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
     """
     gray = np.asarray(gray, np.float32)
     h, w = gray.shape
-    ws = _WORKSPACE
-    gx = ws.get("gx", (h, w))
-    gy = ws.get("gy", (h, w))
-    gx[:] = 0
-    gy[:] = 0
-    if w > 1:
-        np.subtract(gray[:, 2:], gray[:, :-2], out=gx[:, 1:-1])
-        gx[:, 1:-1] *= np.float32(0.5)
-        np.subtract(gray[:, 1], gray[:, 0], out=gx[:, 0])
-        np.subtract(gray[:, -1], gray[:, -2], out=gx[:, -1])
-    if h > 1:
-        np.subtract(gray[2:], gray[:-2], out=gy[1:-1])
-        gy[1:-1] *= np.float32(0.5)
-        np.subtract(gray[1], gray[0], out=gy[0])
-        np.subtract(gray[-1], gray[-2], out=gy[-1])
-    magnitude = ws.get("magnitude", (h, w))
-    position = ws.get("position", (h, w))
-    d = ws.get("scratch", (h, w))
-    np.multiply(gx, gx, out=magnitude)
-    np.multiply(gy, gy, out=d)
-    magnitude += d
-    if vlfeat_math:
-        magnitude[:] = fast_sqrt(magnitude)
-        position[:] = fast_atan2(gy, gx)
-    else:
-        np.sqrt(magnitude, out=magnitude)
-        magnitude[magnitude < np.float32(1e-4)] = 0  # as VLFeat's sqrt, which is 0 below 1e-8
-        np.arctan2(gy, gx, out=position)
-    # Orientation in bin units, [0, num_orientations): angle mod 2 pi, y axis down.
-    if vlfeat_math:  # VLFeat: float angle mod 2 pi, times a double constant, rounded to float
-        np.add(position, np.float32(2 * np.pi), out=position, where=position < 0)
-        position[:] = position.astype(np.float64) * (num_orientations / (2 * np.pi))
-        np.subtract(position, np.float32(num_orientations), out=position, where=position >= num_orientations)
-    else:
-        position *= np.float32(num_orientations / (2 * np.pi))
-        np.add(position, np.float32(num_orientations), out=position, where=position < 0)
+    position, magnitude = _polar(*_gradients(gray), num_orientations, vlfeat_math)
     if out is None:
         out = np.empty((h, w, num_orientations), np.float32)
-    # Weight of bin t: max(0, 1 - circular distance from position to t), the linear split of
-    # the magnitude between the two nearest bins, written without a scatter.  The plain
-    # distance |position - t| serves every bin but 0: only positions in
-    # (num_orientations - 1, num_orientations) wrap around, onto bin 0.
-    planes = ws.get("planes_t", (num_orientations, h, w))
+    planes = _WORKSPACE.get("planes_t", (num_orientations, h, w))
+    scratch = _WORKSPACE.get("scratch", (h, w))
     for t in range(num_orientations):
-        plane = planes[t]
-        np.subtract(position, np.float32(t), out=plane)
-        np.abs(plane, out=plane)
-        if t == 0:
-            np.subtract(np.float32(num_orientations), plane, out=d)
-            np.minimum(plane, d, out=plane)
-        np.subtract(np.float32(1), plane, out=plane)
-        np.maximum(plane, np.float32(0), out=plane)
-        plane *= magnitude
+        _orientation_plane(position, magnitude, t, num_orientations, planes[t], scratch)
     if num_orientations <= 512:  # OpenCV's channel limit: interleave in C
         merged = cv2.merge(list(planes), dst=out)
         if merged is not out:
@@ -302,45 +412,107 @@ def _smooth(planes: np.ndarray, kernel: np.ndarray, axis: int, name: str) -> np.
     return result.reshape(planes.shape)
 
 
+def _bin_lattice(grid: DenseGrid) -> tuple[np.ndarray, int, int, int]:
+    """Image rows that the bins read, and where bin row ``by`` of descriptor row ``i`` is
+    among them: ``row0 + by * row_shift + row_step * i``.  With ``bin_size`` a multiple of
+    ``step`` every bin centre is on the lattice ``y0 + step m``; otherwise all rows from
+    the first bin centre to the last."""
+    nb, b, step = grid.num_bins, grid.bin_size, grid.step
+    if b % step == 0:
+        n_rows = grid.ny + (nb - 1) * (b // step)
+        return grid.y0 + step * np.arange(n_rows), 0, 1, b // step
+    n_rows = step * (grid.ny - 1) + b * (nb - 1) + 1
+    return grid.y0 + np.arange(n_rows), 0, step, b
+
+
+def _bin_columns(grid: DenseGrid) -> np.ndarray:
+    """Image column of bin ``bx`` of descriptor column ``j`` at position ``j * num_bins + bx``."""
+    return (grid.x0 + grid.step * np.arange(grid.nx)[:, None]
+            + grid.bin_size * np.arange(grid.num_bins)[None, :]).ravel()
+
+
+def _transpose(matrix: np.ndarray, name: str) -> np.ndarray:
+    """Transpose the first two axes of a C-contiguous (A, B) or (A, B, C) float32 array into a
+    workspace buffer (OpenCV for elements of up to 32 bytes)."""
+    shape = (matrix.shape[1], matrix.shape[0]) + matrix.shape[2:]
+    out = _WORKSPACE.get(name, shape)
+    if matrix.ndim == 2 or matrix.shape[2] * matrix.itemsize <= 32:
+        result = cv2.transpose(matrix, dst=out)
+        if result is not out:
+            out[...] = result.reshape(shape)
+    else:
+        out[...] = matrix.swapaxes(0, 1)
+    return out
+
+
+def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
+    """Flat-window spatial binning in VLFeat's arithmetic: orientation planes with VLFeat's
+    fast math, its running-sum triangle filter along y for every column, then along x only
+    on the rows the bins read (:func:`_vlfeat_triangle`).  Returns ``expanded`` (rows,
+    nx, num_bins * T) as :class:`_SharedKernelBins` takes it, and the row geometry."""
+    h, w = gray.shape
+    t = num_orientations
+    position, magnitude = _polar(*_gradients(gray), t, True)
+    planes = _WORKSPACE.get("planes_htw", (h, t, w))           # row y: T planes of W values
+    scratch = _WORKSPACE.get("scratch", (h, w))
+    for k in range(t):
+        _orientation_plane(position, magnitude, k, t, planes[:, k, :], scratch)
+    rows, row0, row_step, row_shift = _bin_lattice(grid)
+    along_y = _vlfeat_triangle(planes.reshape(h, t * w), grid.bin_size, rows, "tri_y")     # (R, T * W)
+    by_column = _transpose(along_y.reshape(len(rows) * t, w), "tri_yt")                    # (W, R * T)
+    columns = _bin_columns(grid)
+    along_x = _vlfeat_triangle(by_column, grid.bin_size, columns, "tri_x")                # (nx * nb, R * T)
+    expanded = _transpose(along_x.reshape(len(columns), len(rows), t), "expanded")        # (R, nx * nb, T)
+    return expanded.reshape(len(rows), grid.nx, grid.num_bins * t), row0, row_step, row_shift
+
+
+def _flat_bins_opencv(planes: np.ndarray, grid: DenseGrid, kernel: np.ndarray):
+    """Flat-window spatial binning with OpenCV's separable filter (exact math); same output
+    as :func:`_flat_bins_vlfeat`."""
+    nb, b, step = grid.num_bins, grid.bin_size, grid.step
+    t = planes.shape[2]
+    if b % step == 0:  # bin centres on the lattice (x0 + step j, y0 + step i): smooth fewer rows
+        rows, row0, row_step, row_shift = _bin_lattice(grid)
+        picked = _smooth(planes, kernel, 0, "smooth_y")[rows[0]: rows[-1] + 1: step]
+        smoothed = _smooth(picked, kernel, 1, "smooth_x")
+    else:  # one 2-D call: faster than two 1-D passes
+        smoothed = _smooth(planes, kernel, 2, "smooth_xy")
+        row0, row_step, row_shift = grid.y0, step, b
+    columns = _bin_columns(grid)
+    expanded = _WORKSPACE.get("expanded", (smoothed.shape[0], len(columns), t))
+    np.take(smoothed, columns, axis=1, out=expanded, mode="clip")
+    return expanded.reshape(smoothed.shape[0], grid.nx, nb * t), row0, row_step, row_shift
+
+
 class _SharedKernelBins:
     """Spatial binning when every bin uses the same kernels (the flat window).
 
-    The planes are smoothed once; ``expanded[r, j, bx] = smoothed[r, x0 + bx b + step j]``
-    (one ``np.take`` of whole 8-value pixels) holds, for every image row r that any bin
-    reads, the four bins of descriptor column j side by side.  Bin row ``by`` of descriptor
-    row i is then ``expanded[row(by, i)]`` times the bin weights: one strided copy with runs
-    of ``num_bins * T`` contiguous values.  Per-descriptor sums and sums of squares come from
-    per-(r, j) weighted sums of ``expanded``, 16x cheaper than from the descriptors.
+    ``expanded[r, j, bx * T + t]`` is the smoothed plane t at bin row r and at the column of
+    bin bx of descriptor column j: the four bins of descriptor column j side by side.  Bin
+    row ``by`` of descriptor row i is then ``expanded[row0 + by * row_shift + row_step * i]``
+    times the bin weights: one strided copy with runs of ``num_bins * T`` contiguous values.
+    Per-descriptor sums and sums of squares come from per-(r, j) weighted sums of
+    ``expanded``, 16x cheaper than from the descriptors.
     """
 
-    def __init__(self, planes, grid: DenseGrid, kernel, wy, wx):
-        nb, b, step = grid.num_bins, grid.bin_size, grid.step
-        t = planes.shape[2]
-        if b % step == 0:  # bin centres on the lattice (x0 + step j, y0 + step i): smooth fewer rows
-            n_rows = grid.ny + (nb - 1) * (b // step)
-            rows = _smooth(planes, kernel, 0, "smooth_y")[grid.y0: grid.y0 + step * (n_rows - 1) + 1: step]
-            smoothed = _smooth(rows, kernel, 1, "smooth_x")
-            self.row0, self.row_step, self.row_shift = 0, 1, b // step
-        else:  # one 2-D call: faster than two 1-D passes
-            smoothed = _smooth(planes, kernel, 2, "smooth_xy")
-            self.row0, self.row_step, self.row_shift = grid.y0, step, b
-        h, w = smoothed.shape[0], smoothed.shape[1]
-        columns = (grid.x0 + step * np.arange(grid.nx)[:, None] + b * np.arange(nb)[None, :]).ravel()
-        self.expanded = _WORKSPACE.get("expanded", (h, grid.nx * nb, t))
-        np.take(smoothed, columns, axis=1, out=self.expanded, mode="clip")
-        self.expanded = self.expanded.reshape(h, grid.nx, nb * t)
+    def __init__(self, expanded, row0: int, row_step: int, row_shift: int, grid: DenseGrid, wy, wx):
+        nb = grid.num_bins
+        h = expanded.shape[0]
+        t = expanded.shape[2] // nb
+        self.expanded = expanded
+        self.row0, self.row_step, self.row_shift = row0, row_step, row_shift
         # Bin (bx, by) is scaled by wy[by] * wx[bx] when copied out (fill); the
-        # per-descriptor sums use per-pixel sums of the smoothed planes.
+        # per-descriptor sums use per-bin sums over the orientations.
         wx = np.asarray(wx, np.float32)
         self.weights = (np.asarray(wy, np.float32)[:, None, None] * wx[None, :, None]
                         * np.ones((1, 1, t), np.float32)).reshape(nb, nb * t)
-        flat = smoothed.reshape(h * w, t)
+        flat = expanded.reshape(-1, t)
         ones = np.ones(t, np.float32)
-        pixel_sum = (flat @ ones).reshape(h, w)        # matrix-vector products: numpy's reductions
-        squared = _WORKSPACE.get("squared", flat.shape)  # over a short last axis are ~8x slower
-        pixel_sq = (np.square(flat, out=squared) @ ones).reshape(h, w)
-        self.row_sum = np.take(pixel_sum, columns, axis=1, mode="clip").reshape(h, grid.nx, nb) @ wx
-        self.row_sq = np.take(pixel_sq, columns, axis=1, mode="clip").reshape(h, grid.nx, nb) @ (wx * wx)
+        bin_sum = (flat @ ones).reshape(h, grid.nx, nb)        # matrix-vector products: numpy's reductions
+        squared = _WORKSPACE.get("squared", flat.shape)         # over a short last axis are ~8x slower
+        bin_sq = (np.square(flat, out=squared) @ ones).reshape(h, grid.nx, nb)
+        self.row_sum = bin_sum @ wx
+        self.row_sq = bin_sq @ (wx * wx)
         self.wy = [np.float32(v) for v in wy]
         self.grid = grid
 
@@ -471,15 +643,24 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     gray = as_float_image(image)
     grid = dense_grid(*gray.shape, step=step, bin_size=bin_size, num_bins=num_bins, bounds=bounds)
     if vlfeat_math is None:
-        vlfeat_math = not fast
-    planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
-                                out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
+        vlfeat_math = True
     triangle = _triangle(bin_size)
     window = _window(bin_size, num_bins, window_size)
     if fast:
-        weight = window.mean(axis=1, dtype=np.float32)  # VLFeat: mean of the window over the bin
-        bins = _SharedKernelBins(planes, grid, triangle, weight, weight)
+        # VLFeat: the bin's share of the window is its mean over the bin; the unit-area
+        # triangle of the running-sum filter is rescaled to unit height by the bin size
+        weight = window.mean(axis=1, dtype=np.float32)
+        if vlfeat_math:
+            weight = weight * np.float32(bin_size)
+            layout = _flat_bins_vlfeat(gray, grid, num_orientations)
+        else:
+            planes = orientation_planes(gray, num_orientations,
+                                        out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
+            layout = _flat_bins_opencv(planes, grid, triangle)
+        bins = _SharedKernelBins(*layout, grid, weight, weight)
     else:
+        planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
+                                    out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
         kernels = [triangle * window[i] for i in range(num_bins)]
         bins = _PerBinKernelBins(planes, grid, kernels, kernels)
     n, dim = grid.ny * grid.nx, num_bins * num_bins * num_orientations
