@@ -82,6 +82,8 @@ class _Workspace(threading.local):
 
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
+_BLOCK_VALUES = 1 << 30  # orientation planes are computed ~128 KB per array at a time
+_FUSE_WIDTH = 1 << 30  # running sums: rows at least this wide fuse difference and integral
 
 
 @dataclass(frozen=True)
@@ -174,16 +176,33 @@ def fast_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.where(y < 0, -angle, angle).astype(np.float32)
 
 
-def fast_sqrt(x: np.ndarray) -> np.ndarray:
+def fast_sqrt(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """VLFeat's ``vl_fast_sqrt_f``: ``x * resqrt(x)`` with the bit-trick reciprocal square root
-    (initial guess ``0x5f3759df - (bits >> 1)``, two Newton steps), 0 below 1e-8; float32."""
+    (initial guess ``0x5f3759df - (bits >> 1)``, two Newton steps), 0 below 1e-8; float32.
+    ``out`` (optional, may be ``x``) receives the result."""
     x = np.ascontiguousarray(x, np.float32)
-    guess = (np.int32(0x5F3759DF) - (x.view(np.int32) >> 1)).view(np.float32)
-    half = np.float32(0.5) * x
+    shape = x.shape
+    # C compares the float with the double 1e-8: float32(1e-8) itself is below it, and
+    # OpenCV's threshold keeps only values above float32(1e-8)
+    kept = _WORKSPACE.get("sqrt_kept", shape)
+    cv2.threshold(x.reshape(shape[0], -1) if x.ndim != 2 else x, 1e-8, 0, cv2.THRESH_TOZERO,
+                  dst=kept.reshape(shape[0], -1) if x.ndim != 2 else kept)
+    guess = _WORKSPACE.get("sqrt_guess", shape)
+    half = _WORKSPACE.get("sqrt_half", shape)
+    step = _WORKSPACE.get("sqrt_step", shape)
+    bits = guess.view(np.int32)
+    np.right_shift(kept.view(np.int32), 1, out=bits)
+    np.subtract(np.int32(0x5F3759DF), bits, out=bits)
+    np.multiply(kept, np.float32(0.5), out=half)
     for _ in range(2):
-        guess = guess * (np.float32(1.5) - half * guess * guess)
-    # C compares the float with the double 1e-8: float32(1e-8) itself is below it
-    return np.where(x <= np.float32(1e-8), np.float32(0), x * guess).astype(np.float32)
+        np.multiply(half, guess, out=step)
+        step *= guess
+        np.subtract(np.float32(1.5), step, out=step)
+        guess *= step
+    if out is None:
+        out = np.empty(shape, np.float32)
+    np.multiply(kept, guess, out=out)          # 0 where cut off: 0 times a finite guess
+    return out
 
 
 def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,20 +231,25 @@ def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _C3, _C1 = np.float32(0.1821), np.float32(0.9675)
 _PI_4, _PI_3_4 = np.float32(np.pi / 4), np.float32(3 * np.pi / 4)
 _TWO_PI_F = np.float32(2 * np.pi)
+_SIGN_BIT = np.int32(-0x80000000)
+_PI_4_BITS = np.float32(np.pi / 4).view(np.int32)
+_BASE_STEP = np.float32(3 * np.pi / 4).view(np.int32) - _PI_4_BITS
+_TWO_PI_BITS = _TWO_PI_F.view(np.int32)
 
 
 def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: bool):
     """Orientation in bin units and magnitude of each gradient; float32 ``(position, magnitude)``.
 
-    ``position`` is in [0, num_orientations): the angle (y axis down) modulo 2 pi times
+    ``position`` is in [0, num_orientations]: the angle (y axis down) modulo 2 pi times
     ``num_orientations / (2 pi)``.  With ``vlfeat_math`` the arithmetic is VLFeat's, operation
     for operation in float32 (``vl_fast_atan2_f``, ``vl_mod_2pi_f``, the product with the
     double constant rounded to float, ``vl_fast_sqrt_f``), so the orientation planes equal
-    VLFeat's bit for bit -- which the flat window's running sums need (see
-    :func:`_vlfeat_triangle`).  ``vl_fast_atan2_f`` is odd in ``x`` around pi/2: with
+    VLFeat's bit for bit.  ``vl_fast_atan2_f`` is odd in ``x`` around pi/2: with
     ``q = (|x| - a) / (|x| + a)``, ``a = |y| + 1.19e-7``, it returns ``pi/4 + p(q)`` for
     ``x >= 0`` and ``3 pi/4 - p(q)`` otherwise, ``p(q) = (0.1821 q^2 - 0.9675) q``, negated
     where ``y < 0`` (the same floats as VLFeat's two branches: IEEE rounding is symmetric).
+    The branches are taken with sign-bit arithmetic: numpy's masked operations are ~40x
+    slower than plain ones.
     """
     ws = _WORKSPACE
     shape = gx.shape
@@ -237,15 +261,16 @@ def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: b
     np.multiply(gy, gy, out=a)
     magnitude += a
     if not vlfeat_math:
-        small = magnitude < np.float32(1e-8)            # as VLFeat's sqrt: 0 below 1e-8
+        cv2.threshold(magnitude, 1e-8, 0, cv2.THRESH_TOZERO, dst=magnitude)   # as VLFeat's sqrt
         np.sqrt(magnitude, out=magnitude)
-        magnitude[small] = 0
         np.arctan2(gy, gx, out=position)
         position *= np.float32(num_orientations / (2 * np.pi))
-        np.add(position, np.float32(num_orientations), out=position, where=position < 0)
-        np.subtract(position, np.float32(num_orientations), out=position, where=position >= num_orientations)
+        # [-T/2, T/2] -> [0, T]: add T where negative (sign bit as a 0/1 factor)
+        np.right_shift(position.view(np.uint32), 31, out=a.view(np.uint32))
+        np.multiply(a.view(np.uint32), np.float32(num_orientations), out=b)
+        position += b
         return position, magnitude
-    magnitude[:] = fast_sqrt(magnitude)
+    fast_sqrt(magnitude, out=magnitude)
     np.abs(gy, out=a)
     a += VL_EPSILON_F
     np.abs(gx, out=b)
@@ -256,36 +281,46 @@ def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: b
     a *= position
     a -= _C1
     a *= position                                    # p(q)
-    np.add(a, _PI_4, out=position)
-    np.subtract(_PI_3_4, a, out=position, where=gx < 0)
-    np.negative(position, out=position, where=gy < 0)
-    np.add(position, _TWO_PI_F, out=position, where=position < 0)
+    bits, sign = a.view(np.int32), b.view(np.int32)
+    np.bitwise_and(gx.view(np.int32), _SIGN_BIT, out=sign)
+    np.bitwise_xor(bits, sign, out=bits)             # p(q), negated where x < 0
+    np.right_shift(sign, 31, out=sign)               # -1 where x < 0, else 0
+    np.bitwise_and(sign, _BASE_STEP, out=sign)
+    sign += _PI_4_BITS                               # bits of pi/4 or 3 pi/4
+    np.add(b, a, out=position)                       # pi/4 + p(q) or 3 pi/4 - p(q)
+    angle = position.view(np.int32)
+    np.bitwise_and(gy.view(np.int32), _SIGN_BIT, out=sign)
+    np.bitwise_xor(angle, sign, out=angle)           # negated where y < 0
+    np.right_shift(angle, 31, out=sign)
+    np.bitwise_and(sign, _TWO_PI_BITS, out=sign)
+    position += b                                    # + 2 pi where negative (vl_mod_2pi_f)
     # float angle times the double constant numBinT / (2 pi), rounded back to float
     np.multiply(position, num_orientations / (2 * np.pi), out=position, dtype=np.float64, casting="same_kind")
-    np.subtract(position, np.float32(num_orientations), out=position, where=position >= num_orientations)
     return position, magnitude
 
 
-def _orientation_plane(position, magnitude, t: int, num_orientations: int, out: np.ndarray,
-                       scratch: np.ndarray) -> np.ndarray:
-    """Share of each pixel's magnitude in orientation bin ``t`` into ``out`` (H, W).
+def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray,
+                        scratch: np.ndarray) -> np.ndarray:
+    """Share of each pixel's magnitude that goes to orientation bin ``t``, into ``out`` (H, W).
 
     VLFeat writes ``(1 - r) m`` into bin ``floor(p)`` and ``r m`` into bin ``floor(p) + 1``
-    (mod ``num_orientations``), ``r = p - floor(p)``.  ``max(0, 1 - |p - t|) m`` (circular for
-    bin 0) gives the same floats -- every subtraction involved is exact -- except for bin 1
-    when ``p < 1``, where ``1 - (1 - p)`` may lose the low bits of ``p``: there ``p m`` is
-    written, as VLFeat does.
+    (mod ``T = num_orientations``), ``r = p - floor(p)``.  Here bin t's share is
+    ``max(0, min(p - (t - 1), (t + 1) - p))`` (bin 0: ``max(0, 1 - p, p - (T - 1))``):
+    the same floats, since every subtraction involved is exact (Sterbenz), without a
+    per-pixel branch.
     """
-    np.subtract(position, np.float32(t), out=out)
-    np.abs(out, out=out)
+    if num_orientations == 1:                     # VLFeat's second write wins: r m
+        np.floor(position, out=scratch)
+        return np.subtract(position, scratch, out=out)
     if t == 0:
-        np.subtract(np.float32(num_orientations), out, out=scratch)
-        np.minimum(out, scratch, out=out)
-    np.subtract(np.float32(1), out, out=out)
-    np.maximum(out, np.float32(0), out=out)
-    if t == 1:
-        np.copyto(out, position, where=position < 1)
-    out *= magnitude
+        np.subtract(np.float32(1), position, out=out)
+        np.subtract(position, np.float32(num_orientations - 1), out=scratch)
+        np.fmax(out, scratch, out=out)
+    else:
+        np.subtract(position, np.float32(t - 1), out=out)
+        np.subtract(np.float32(t + 1), position, out=scratch)
+        np.fmin(out, scratch, out=out)
+    cv2.threshold(out, 0, 0, cv2.THRESH_TOZERO, dst=out)
     return out
 
 
@@ -319,24 +354,43 @@ def _vlfeat_triangle(x: np.ndarray, size: int, at: np.ndarray, name: str) -> np.
     ndarray of shape (len(at), N), float32 (a workspace buffer)
     """
     length, n = x.shape
-    buf = _WORKSPACE.get(name, (length + size, n))   # buf[k + size] holds VLFeat's buffer[k]
+    at = np.asarray(at)
+    top = int(at.max()) + size                          # last buffer row any output reads
+    buf = _WORKSPACE.get(name, (length + size, n))      # buf[k + size] holds VLFeat's buffer[k]
     rows = list(buf)
     xs = list(x)
-    add = np.add
+    add, subtract = np.add, np.subtract
     rows[length - 1 + size][...] = xs[length - 1]
     for k in range(length - 2 + size, size - 1, -1):    # backward integral
         add(rows[k + 1], xs[k - size], out=rows[k])
     for k in range(size - 1, -1, -1):                   # continuity above the first row
         add(rows[k + 1], xs[0], out=rows[k])
+    # Difference at lag `size` (the last `size` rows: continuity below the last row), then
+    # the forward integral, both only as far as the outputs need.
     last = buf[length - 1 + size].copy()
-    np.subtract(buf[:length], buf[size:size + length], out=buf[:length])
-    coef = np.float32(length - size) - np.arange(length, length + size, dtype=np.float32) + np.float32(size)
-    np.subtract(buf[length:], last[None, :] * coef[:, None], out=buf[length:])
-    for k in range(1, length + size):                   # forward integral
-        add(rows[k], rows[k - 1], out=rows[k])
-    at = np.asarray(at)
+    head = min(top + 1, length)
+    if n >= _FUSE_WIDTH:  # wide rows: fuse difference and integral row by row (less memory traffic)
+        diff = _WORKSPACE.get(name + "_diff", (n,))
+        subtract(rows[0], rows[size], out=rows[0])
+        for k in range(1, head):
+            subtract(rows[k], rows[k + size], out=diff)
+            add(rows[k - 1], diff, out=rows[k])
+    else:
+        subtract(buf[:head], buf[size:size + head], out=buf[:head])
+        for k in range(1, head):
+            add(rows[k], rows[k - 1], out=rows[k])
+    if top >= length:
+        coef = np.float32(length) - np.arange(length, top + 1, dtype=np.float32)
+        subtract(buf[length:top + 1], last[None, :] * coef[:, None], out=buf[length:top + 1])
+        for k in range(length, top + 1):
+            add(rows[k], rows[k - 1], out=rows[k])
     out = _WORKSPACE.get(name + "_out", (len(at), n))
-    np.subtract(buf[at + size], buf[at], out=out)
+    if len(at) > 1 and np.all(np.diff(at) == at[1] - at[0]) and at[1] > at[0]:   # a lattice: strided views
+        lattice = slice(int(at[0]), int(at[-1]) + 1, int(at[1] - at[0]))
+        upper = slice(lattice.start + size, lattice.stop + size, lattice.step)
+        subtract(buf[upper], buf[lattice], out=out)
+    else:
+        subtract(buf[at + size], buf[at], out=out)
     out *= np.float32(1.0 / (size * size))
     return out
 
@@ -370,7 +424,8 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
     planes = _WORKSPACE.get("planes_t", (num_orientations, h, w))
     scratch = _WORKSPACE.get("scratch", (h, w))
     for t in range(num_orientations):
-        _orientation_plane(position, magnitude, t, num_orientations, planes[t], scratch)
+        _orientation_weight(position, t, num_orientations, planes[t], scratch)
+        planes[t] *= magnitude
     if num_orientations <= 512:  # OpenCV's channel limit: interleave in C
         merged = cv2.merge(list(planes), dst=out)
         if merged is not out:
@@ -445,6 +500,26 @@ def _transpose(matrix: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
+def _vlfeat_planes(gray: np.ndarray, num_orientations: int) -> np.ndarray:
+    """VLFeat's orientation planes, laid out (H, T, W) (row y: T planes of W values), float32.
+
+    Computed in blocks of rows small enough for the temporaries to stay in cache."""
+    h, w = gray.shape
+    t = num_orientations
+    gx, gy = _gradients(gray)
+    planes = _WORKSPACE.get("planes_htw", (h, t, w))
+    block = max(1, _BLOCK_VALUES // w)
+    for r0 in range(0, h, block):
+        r1 = min(h, r0 + block)
+        position, magnitude = _polar(gx[r0:r1], gy[r0:r1], t, True)
+        weight = _WORKSPACE.get("weight", position.shape)
+        scratch = _WORKSPACE.get("scratch", position.shape)
+        for k in range(t):
+            _orientation_weight(position, k, t, weight, scratch)
+            np.multiply(weight, magnitude, out=planes[r0:r1, k, :])
+    return planes
+
+
 def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     """Flat-window spatial binning in VLFeat's arithmetic: orientation planes with VLFeat's
     fast math, its running-sum triangle filter along y for every column, then along x only
@@ -452,13 +527,15 @@ def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     nx, num_bins * T) as :class:`_SharedKernelBins` takes it, and the row geometry."""
     h, w = gray.shape
     t = num_orientations
-    position, magnitude = _polar(*_gradients(gray), t, True)
-    planes = _WORKSPACE.get("planes_htw", (h, t, w))           # row y: T planes of W values
-    scratch = _WORKSPACE.get("scratch", (h, w))
-    for k in range(t):
-        _orientation_plane(position, magnitude, k, t, planes[:, k, :], scratch)
+    planes = _vlfeat_planes(gray, t)
     rows, row0, row_step, row_shift = _bin_lattice(grid)
-    along_y = _vlfeat_triangle(planes.reshape(h, t * w), grid.bin_size, rows, "tri_y")     # (R, T * W)
+    # Along y, OpenCV's filter with VLFeat's unit-area triangle (equal to VLFeat's running
+    # sums to float rounding: the columns' sums stay small next to the rows').
+    unit_triangle = _triangle(grid.bin_size) / np.float32(grid.bin_size)
+    smoothed = cv2.sepFilter2D(planes.reshape(h, t * w), cv2.CV_32F, _ONE, unit_triangle[::-1].copy(),
+                               dst=_WORKSPACE.get("smooth_y", (h, t * w)), borderType=cv2.BORDER_REPLICATE)
+    along_y = smoothed[rows[0]: rows[-1] + 1: rows[1] - rows[0] if len(rows) > 1 else 1]  # (R, T * W)
+    along_y = np.ascontiguousarray(along_y) if not along_y.flags.c_contiguous else along_y
     by_column = _transpose(along_y.reshape(len(rows) * t, w), "tri_yt")                    # (W, R * T)
     columns = _bin_columns(grid)
     along_x = _vlfeat_triangle(by_column, grid.bin_size, columns, "tri_x")                # (nx * nb, R * T)
