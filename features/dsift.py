@@ -83,7 +83,8 @@ class _Workspace(threading.local):
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
 _BLOCK_VALUES = 1 << 30  # orientation planes are computed ~128 KB per array at a time
-_FUSE_WIDTH = 1 << 30  # running sums: rows at least this wide fuse difference and integral
+_FUSE_WIDTH = 1 << 30
+_RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)  # running sums: rows at least this wide fuse difference and integral
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,12 @@ def dense_grid(height: int, width: int, *, step: int, bin_size: int, num_bins: i
         Inclusive 0-based pixel bounds for the bin centres; clipped to the image
         (``numpy.inf`` for "to the edge").
 
-    Raises
-    ------
-    ValueError
-        When not a single descriptor fits: the bounds must span at least
-        ``bin_size * (num_bins - 1) + 1`` pixels in each direction.
+    Returns
+    -------
+    DenseGrid
+        Empty (``nx = ny = 0``) when not a single descriptor fits, i.e. when the bounds
+        span fewer than ``bin_size * (num_bins - 1) + 1`` pixels in either direction (VLFeat
+        returns no descriptors then).
     """
     if bounds is None:
         bounds = (0, 0, width - 1, height - 1)
@@ -150,12 +152,12 @@ def dense_grid(height: int, width: int, *, step: int, bin_size: int, num_bins: i
     span = bin_size * (num_bins - 1) + 1
     range_x = x_max - x_min - span + 1
     range_y = y_max - y_min - span + 1
-    if range_x < 0 or range_y < 0:
-        raise ValueError(
-            f"image too small for one descriptor: {num_bins} bins of {bin_size} px need "
-            f"{span} x {span} pixels of bin centres, the {'bounds' if bounds is not None else 'image'} "
-            f"give {max(x_max - x_min + 1, 0)} x {max(y_max - y_min + 1, 0)} (width x height)")
-    return DenseGrid(x_min, y_min, range_x // step + 1, range_y // step + 1, step, bin_size, num_bins)
+    # VLFeat: no descriptor along an axis whose bounds are narrower than the span
+    nx = range_x // step + 1 if range_x >= 0 else 0
+    ny = range_y // step + 1 if range_y >= 0 else 0
+    if nx == 0 or ny == 0:
+        nx = ny = 0
+    return DenseGrid(x_min, y_min, nx, ny, step, bin_size, num_bins)
 
 
 def fast_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -520,27 +522,50 @@ def _vlfeat_planes(gray: np.ndarray, num_orientations: int) -> np.ndarray:
     return planes
 
 
-def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
-    """Flat-window spatial binning in VLFeat's arithmetic: orientation planes with VLFeat's
-    fast math, its running-sum triangle filter along y for every column, then along x only
-    on the rows the bins read (:func:`_vlfeat_triangle`).  Returns ``expanded`` (rows,
-    nx, num_bins * T) as :class:`_SharedKernelBins` takes it, and the row geometry."""
+def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int, running_sums: bool = True):
+    """Flat-window spatial binning as VLFeat computes it.
+
+    Orientation planes in VLFeat's fast math (:func:`_vlfeat_planes`); along y, OpenCV's
+    filter with VLFeat's unit-area triangle, on the rows the bins read; along x, VLFeat's
+    running sums (:func:`_vlfeat_triangle`) when ``running_sums``, else OpenCV's filter.
+
+    Why the x pass matters: VLFeat's running sums along a row leave a rounding residue of
+    ~1e-7 of the row's total in every output.  In a bin whose true value is tiny -- a
+    flat or saturated patch on a row that crosses strong edges -- the residue is most of
+    VLFeat's value, and a descriptor made of such bins is normalised to unit length: only
+    the same arithmetic gives the same descriptor.  Along y the residue is ~1e-7 of a
+    column's total, which (measured on photographs) changes no descriptor that matters;
+    OpenCV's filter is used there.  Descriptors whose contrast is far above the residue
+    (PHOW's threshold of 0.005 keeps only such) are the same either way.
+
+    Returns ``expanded`` (rows, nx, num_bins * T) as :class:`_SharedKernelBins` takes it,
+    and the row geometry.
+    """
     h, w = gray.shape
     t = num_orientations
     planes = _vlfeat_planes(gray, t)
     rows, row0, row_step, row_shift = _bin_lattice(grid)
-    # Along y, OpenCV's filter with VLFeat's unit-area triangle (equal to VLFeat's running
-    # sums to float rounding: the columns' sums stay small next to the rows').
     unit_triangle = _triangle(grid.bin_size) / np.float32(grid.bin_size)
-    smoothed = cv2.sepFilter2D(planes.reshape(h, t * w), cv2.CV_32F, _ONE, unit_triangle[::-1].copy(),
+    kernel = unit_triangle[::-1].copy()             # OpenCV correlates, VLFeat convolves
+    smoothed = cv2.sepFilter2D(planes.reshape(h, t * w), cv2.CV_32F, _ONE, kernel,
                                dst=_WORKSPACE.get("smooth_y", (h, t * w)), borderType=cv2.BORDER_REPLICATE)
-    along_y = smoothed[rows[0]: rows[-1] + 1: rows[1] - rows[0] if len(rows) > 1 else 1]  # (R, T * W)
-    along_y = np.ascontiguousarray(along_y) if not along_y.flags.c_contiguous else along_y
-    by_column = _transpose(along_y.reshape(len(rows) * t, w), "tri_yt")                    # (W, R * T)
+    along_y = smoothed[rows[0]: rows[-1] + 1: rows[1] - rows[0] if len(rows) > 1 else 1]   # (R, T * W)
     columns = _bin_columns(grid)
-    along_x = _vlfeat_triangle(by_column, grid.bin_size, columns, "tri_x")                # (nx * nb, R * T)
-    expanded = _transpose(along_x.reshape(len(columns), len(rows), t), "expanded")        # (R, nx * nb, T)
-    return expanded.reshape(len(rows), grid.nx, grid.num_bins * t), row0, row_step, row_shift
+    n_rows = len(rows)
+    if running_sums:
+        along_y = np.ascontiguousarray(along_y)
+        by_column = _transpose(along_y.reshape(n_rows * t, w), "tri_yt")                     # (W, R * T)
+        along_x = _vlfeat_triangle(by_column, grid.bin_size, columns, "tri_x")                # (nx * nb, R * T)
+        expanded = _transpose(along_x.reshape(len(columns), n_rows, t), "expanded")          # (R, nx * nb, T)
+    else:
+        signals = along_y.reshape(n_rows * t, w) if along_y.flags.c_contiguous else np.ascontiguousarray(along_y).reshape(n_rows * t, w)
+        along_x = cv2.sepFilter2D(signals, cv2.CV_32F, kernel, _ONE, dst=_WORKSPACE.get("smooth_x", signals.shape),
+                                  borderType=cv2.BORDER_REPLICATE)
+        picked = _WORKSPACE.get("picked", (n_rows, t, len(columns)))
+        np.take(along_x.reshape(n_rows, t, w), columns, axis=2, out=picked)
+        expanded = _WORKSPACE.get("expanded", (n_rows, len(columns), t))
+        np.copyto(expanded, picked.swapaxes(1, 2))
+    return expanded.reshape(n_rows, grid.nx, grid.num_bins * t), row0, row_step, row_shift
 
 
 def _flat_bins_opencv(planes: np.ndarray, grid: DenseGrid, kernel: np.ndarray):
@@ -719,6 +744,27 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     window_size = check_positive_real(window_size, "window_size")
     gray = as_float_image(image)
     grid = dense_grid(*gray.shape, step=step, bin_size=bin_size, num_bins=num_bins, bounds=bounds)
+    # VLFeat's running-sum residue only matters in descriptors of tiny contrast
+    running_sums = contrast_threshold is None or contrast_threshold < _RESIDUE_FREE_CONTRAST
+    return _dense_sift(gray, grid, fast=fast, window_size=window_size, num_orientations=num_orientations,
+                       contrast_threshold=contrast_threshold, vlfeat_math=vlfeat_math, out=out,
+                       running_sums=running_sums)
+
+
+def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: float, num_orientations: int,
+                contrast_threshold, vlfeat_math, out, running_sums: bool):
+    """:func:`dense_sift` on a validated float32 image and grid."""
+    bin_size, num_bins = grid.bin_size, grid.num_bins
+    n, dim = grid.ny * grid.nx, num_bins * num_bins * num_orientations
+    if out is None:
+        descriptors = np.empty((n, dim), np.float32)
+    else:
+        if out.shape != (n, dim) or out.dtype != np.float32 or (out.size and out.strides[1] != 4):
+            raise ValueError(f"out: expected a float32 array of shape {(n, dim)} with contiguous rows, "
+                             f"got {out.dtype} {out.shape}")
+        descriptors = out
+    if n == 0:
+        return np.zeros((0, 4)), descriptors
     if vlfeat_math is None:
         vlfeat_math = True
     triangle = _triangle(bin_size)
@@ -729,7 +775,7 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
         weight = window.mean(axis=1, dtype=np.float32)
         if vlfeat_math:
             weight = weight * np.float32(bin_size)
-            layout = _flat_bins_vlfeat(gray, grid, num_orientations)
+            layout = _flat_bins_vlfeat(gray, grid, num_orientations, running_sums)
         else:
             planes = orientation_planes(gray, num_orientations,
                                         out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
@@ -740,14 +786,6 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
                                     out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
         kernels = [triangle * window[i] for i in range(num_bins)]
         bins = _PerBinKernelBins(planes, grid, kernels, kernels)
-    n, dim = grid.ny * grid.nx, num_bins * num_bins * num_orientations
-    if out is None:
-        descriptors = np.empty((n, dim), np.float32)
-    else:
-        if out.shape != (n, dim) or out.dtype != np.float32 or out.strides[1] != 4:
-            raise ValueError(f"out: expected a float32 array of shape {(n, dim)} with contiguous rows, "
-                             f"got {out.dtype} {out.shape}")
-        descriptors = out
     contrast = np.empty(n, np.float32)
     rows_per_chunk = max(1, _CHUNK_VALUES // (grid.nx * dim))
     for i0 in range(0, grid.ny, rows_per_chunk):
@@ -761,7 +799,7 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
         else:
             contrast[i0 * grid.nx: i1 * grid.nx] = sums[0].ravel()
             squared = sums[1].ravel()
-        _normalize(chunk, vlfeat_math, squared)
+        _normalize(chunk, False, squared)
     contrast /= np.float32(grid.span * grid.span)
     if contrast_threshold is not None:
         descriptors[contrast < contrast_threshold] = 0
@@ -847,6 +885,7 @@ def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast
     sizes = [check_positive_int(s, "sizes") for s in np.atleast_1d(sizes).tolist()]
     step = check_positive_int(step, "step")
     magnif = check_positive_real(magnif, "magnif")
+    window_size = check_positive_real(window_size, "window_size")
     im = as_float_image(image, channels=None)
     if color == "gray":
         channels = (rgb_to_gray(im) if im.ndim == 3 else im)[:, :, None]
@@ -862,14 +901,17 @@ def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast
     frames = np.empty((sum(counts), 4))
     descriptors = np.empty((sum(counts), 128 * n_channels), np.float32)
     start = 0
-    for size, off, count in zip(sizes, offsets, counts):
+    running_sums = contrast_threshold is None or contrast_threshold < _RESIDUE_FREE_CONTRAST
+    for size, grid, count in zip(sizes, grids, counts):
+        if count == 0:  # VLFeat: a size whose descriptor does not fit gives none
+            continue
         rows = slice(start, start + count)
         smoothed = smooth_gaussian(channels, size / magnif).reshape(channels.shape)
         contrasts = []
         for k in range(n_channels):
-            f, _ = dense_sift(smoothed[:, :, k], step=step, bin_size=size, bounds=(off, off, np.inf, np.inf),
-                              fast=fast, window_size=window_size, vlfeat_math=vlfeat_math,
-                              out=descriptors[rows, 128 * k: 128 * (k + 1)])
+            f, _ = _dense_sift(np.ascontiguousarray(smoothed[:, :, k]), grid, fast=fast, window_size=window_size,
+                               num_orientations=8, contrast_threshold=None, vlfeat_math=vlfeat_math,
+                               out=descriptors[rows, 128 * k: 128 * (k + 1)], running_sums=running_sums)
             contrasts.append(f[:, 2])
             if k == 0:
                 frames[rows] = f

@@ -138,8 +138,7 @@ def test_grid_geometry_and_errors():
     assert xs[0] == 12.0 and ys[0] == 12.0 and xs[1] == 16.0       # x0 + 1.5 bin_size, then + step
     frames, desc = dense_sift(np.zeros((25, 25), np.float32), step=4, bin_size=8)
     assert len(frames) == 1 and frames[0, 0] == 12 and frames[0, 1] == 12
-    with pytest.raises(ValueError, match=r"image too small for one descriptor: 4 bins of 8 px need 25 x 25"):
-        dense_sift(np.zeros((24, 100), np.float32), step=4, bin_size=8)
+    assert dense_grid(24, 100, step=4, bin_size=8).nx == 0           # 24 rows < the 25-px span: none
     bounded = dense_grid(100, 90, step=5, bin_size=4, bounds=(10, 20, 60, np.inf))
     assert (bounded.x0, bounded.y0, bounded.nx) == (10, 20, (60 - 10 - 13 + 1) // 5 + 1)
     for bad in [dict(step=0), dict(bin_size=2.5), dict(window_size=-1)]:
@@ -241,3 +240,33 @@ def test_phow_colour_variants(color, channels):
     assert np.all(frames[zero, 2] < 0.005) and np.all(frames[~zero, 2] >= 0.005)
     if color == "opponent":   # its first channel is the intensity, so gray contrast is close
         np.testing.assert_allclose(frames[:, 2], gray_frames[:, 2], rtol=0.05, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1, 50), (50, 1), (5, 100), (24, 100), (100, 24), (25, 24)])
+@pytest.mark.parametrize("fast", [True, False])
+def test_thin_image_gives_no_descriptors_with_the_right_shape(shape, fast, rng):
+    """VLFeat returns zero descriptors when the bounds are narrower than one descriptor's
+    span (here 25 px), so a long run never drops an image for being thin."""
+    frames, desc = dense_sift(rng.random(shape).astype(np.float32), step=4, bin_size=8, fast=fast)
+    assert frames.shape == (0, 4) and desc.shape == (0, 128) and desc.dtype == np.float32
+    out = np.empty((0, 128), np.float32)
+    assert dense_sift(rng.random(shape).astype(np.float32), step=4, bin_size=8, out=out)[1] is out
+    frames, desc = dense_sift(np.zeros(shape, np.uint8), step=1, bin_size=1, num_bins=2)
+    assert len(frames) == max(shape[0] - 1, 0) * max(shape[1] - 1, 0) and desc.shape == (len(frames), 32)
+
+
+@pytest.mark.parametrize("height, sizes_that_fit", [(1, []), (12, []), (21, []), (22, [4]), (24, [4]),
+                                                    (25, [4, 6]), (27, [4, 6]), (28, [4, 6, 8]),
+                                                    (30, [4, 6, 8]), (31, [4, 6, 8, 10])])
+def test_phow_keeps_the_sizes_that_fit(height, sizes_that_fit, rng):
+    """vl_phow starts size s at offset floor(1 + 1.5 (10 - s)) - 1 = 9, 6, 3, 0 px (so that all
+    sizes share centres), and a size fits when the image spans offset + 3 s + 1 pixels:
+    22, 25, 28 and 31 px for s = 4, 6, 8, 10 (the heights VLFeat itself gives them from)."""
+    image = rng.random((height, 200)).astype(np.float32)
+    frames, desc = phow(image, step=3)
+    assert sorted(set(frames[:, 3].astype(int).tolist())) == sizes_that_fit
+    assert frames.shape == (len(desc), 4) and desc.shape[1] == 128
+    for size in sizes_that_fit:   # each size: the grid that its offset bounds allow
+        off = int(np.floor(1 + 1.5 * (10 - size))) - 1
+        grid = dense_grid(height, 200, step=3, bin_size=size, bounds=(off, off, np.inf, np.inf))
+        assert (frames[:, 3] == size).sum() == grid.nx * grid.ny > 0
