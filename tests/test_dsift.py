@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from benchmarks import agreement
 from conftest import DATA
 from features.dsift import (dense_grid, dense_sift, fast_atan2, fast_sqrt, orientation_planes, phow,
                             smooth_gaussian, to_vlfeat_uint8)
@@ -19,14 +20,11 @@ CONFIGS = {"fast_s4_b8": dict(step=4, bin_size=8, fast=True),
 
 
 def cosine_stats(ours_float, vlfeat_bytes):
-    """Mean and 10th percentile of the cosine similarity between our descriptors (in VLFeat's
-    byte scale, min(512 d, 255)) and VLFeat's, over descriptors that are non-zero in both."""
-    a = np.minimum(np.asarray(ours_float, np.float64) * 512, 255)
-    b = np.asarray(vlfeat_bytes, np.float64)
-    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    both = (na > 0) & (nb > 0)
-    cos = (a[both] * b[both]).sum(1) / (na[both] * nb[both])
-    return cos.mean(), np.percentile(cos, 10), int(((na > 0) != (nb > 0)).sum())
+    """Mean and 10th percentile of the cosine similarity of our descriptors with VLFeat's
+    bytes (pairs non-zero in both; :func:`benchmarks.agreement.cosine_stats`), and the
+    descriptors that are zero on one side only."""
+    cos, mismatch = agreement.cosine_stats(ours_float, vlfeat_bytes)
+    return cos.mean(), np.percentile(cos, 10), mismatch
 
 
 @pytest.fixture(scope="module")
