@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     print(f"  {'method/size':<14}{'images':>7}{'worst mean':>12}{'worst p10':>11}{'min cos':>9}"
           f"{'<mean goal':>11}{'<p10 goal':>10}{'0-mismatch':>11}{'frames differ':>14}")
     for key, s in summary.items():
-        print(f"  {key:<14}{s['images']:>7}{s["worst_mean"]:>12.7f}{s["worst_p10"]:>11.7f}{s['min_cosine']:>9.4f}"
+        print(f"  {key:<14}{s['images']:>7}{s['worst_mean']:>12.7f}{s['worst_p10']:>11.7f}{s['min_cosine']:>9.4f}"
               f"{s['below_mean_goal']:>11}{s['below_p10_goal']:>10}{s['zero_mismatch']:>11}{s['frames_differ']:>14}")
     for key, s in summary.items():
         print(f"  worst {key}: {s['worst_mean_image']}")
