@@ -35,32 +35,64 @@ def golden():
     return np.load(GOLDEN)
 
 
-@pytest.mark.parametrize("image", ["butterfly", "dalmatian"])
+GOLDEN_IMAGES = ["butterfly", "dalmatian", "overexposed", "wrench"]
+
+
+def golden_gray(golden, image):
+    stored = golden[f"{image}/image"]
+    return stored.astype(np.float32) / 255 if stored.dtype == np.uint8 else stored.astype(np.float32)
+
+
+def assert_equals_vlfeat_bytes(ours, vlfeat_bytes):
+    """Agreement with VLFeat's byte descriptors: per-image mean cosine >= 0.9999 and 10th
+    percentile >= 0.999, every single descriptor >= 0.98, and the bytes themselves equal
+    within 1 (the byte scale floors 512 d) except in at most 1 of 1,000 entries."""
+    cos, mismatch = agreement.cosine_stats(ours, vlfeat_bytes)
+    assert mismatch == 0
+    assert cos.mean() >= 0.9999 and np.percentile(cos, 10) >= 0.999 and cos.min() >= 0.98, \
+        (cos.mean(), np.percentile(cos, 10), cos.min())
+    far = np.abs(to_vlfeat_uint8(ours).astype(int) - vlfeat_bytes) > 1
+    assert far.mean() <= 1e-3, far.mean()
+
+
+@pytest.mark.parametrize("image", GOLDEN_IMAGES)
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_dense_sift_equals_vlfeat_golden(golden, image, config):
-    gray = golden[f"{image}/image"].astype(np.float32) / 255
+    """On photographs, on a photograph against a saturated background and on a synthetic
+    over-exposed image (saturated plateaus with faint one-channel steps, gradients exactly
+    along the orientation-bin boundaries): there the flat window's near-empty descriptors are
+    VLFeat's running-sum residue, which only VLFeat's own arithmetic reproduces."""
+    gray = golden_gray(golden, image)
     frames, desc = dense_sift(gray, **CONFIGS[config])
     ref_frames = golden[f"{image}/{config}/frames"]
     assert frames.shape == (len(ref_frames), 4)
     np.testing.assert_array_equal(frames[:, :2], ref_frames[:, :2])          # same grid, same positions
     np.testing.assert_allclose(frames[:, 2], ref_frames[:, 2], rtol=1e-4, atol=1e-6)   # contrast ("norm")
-    mean, p10, zero_mismatch = cosine_stats(desc, golden[f"{image}/{config}/descriptors"])
-    assert mean >= 0.9999 and p10 >= 0.999 and zero_mismatch == 0, (mean, p10, zero_mismatch)
-    # with VLFeat's own atan2/sqrt approximations the bytes agree almost everywhere
-    _, fast_desc = dense_sift(gray, vlfeat_math=True, **CONFIGS[config])
-    same = to_vlfeat_uint8(fast_desc).astype(int) - golden[f"{image}/{config}/descriptors"]
-    assert np.abs(same).max() <= 1 and (same != 0).mean() < 0.01
+    assert_equals_vlfeat_bytes(desc, golden[f"{image}/{config}/descriptors"])
 
 
-@pytest.mark.parametrize("image", ["butterfly", "dalmatian"])
+def test_golden_images_exercise_saturation_and_bin_boundaries(golden):
+    """The synthetic image holds what the test above is meant to exercise."""
+    gray = golden_gray(golden, "overexposed")
+    assert (gray == gray.max()).mean() > 0.3                                  # saturated plateaus
+    gy, gx = np.gradient(gray.astype(np.float64))
+    moving = np.hypot(gx, gy) > 0
+    on_axes = moving & ((gx == 0) | (gy == 0))
+    assert on_axes.sum() > 500 and (moving & (gx == gy)).sum() > 100          # angles exactly on bin boundaries
+    faint = moving & (np.hypot(gx, gy) < 1e-3)                                # sub-level steps (0.114 / 255)
+    assert faint.sum() > 20
+
+
+@pytest.mark.parametrize("image", GOLDEN_IMAGES)
 def test_phow_equals_vlfeat_golden(golden, image):
-    gray = golden[f"{image}/image"].astype(np.float32) / 255
+    gray = golden_gray(golden, image)
     frames, desc = phow(gray, step=4)
     ref = golden[f"{image}/phow_s4/frames"]
     np.testing.assert_array_equal(frames[:, [0, 1, 3]], ref[:, [0, 1, 3]])
     np.testing.assert_allclose(frames[:, 2], ref[:, 2], rtol=1e-4, atol=1e-5)
-    mean, p10, zero_mismatch = cosine_stats(desc, golden[f"{image}/phow_s4/descriptors"])
-    assert mean >= 0.9999 and p10 >= 0.999 and zero_mismatch <= 2, (mean, p10, zero_mismatch)
+    cos, zero_mismatch = agreement.cosine_stats(desc, golden[f"{image}/phow_s4/descriptors"])
+    assert cos.mean() >= 0.9999 and np.percentile(cos, 10) >= 0.999 and cos.min() >= 0.999 and zero_mismatch <= 2, \
+        (cos.mean(), np.percentile(cos, 10), cos.min(), zero_mismatch)
     # all sizes share their descriptor centres (vl_phow's aligned bounds; all sizes even)
     centres = [set(map(tuple, frames[frames[:, 3] == s][:, :2])) for s in (4, 6, 8, 10)]
     assert centres[3] <= centres[2] <= centres[1] <= centres[0]
