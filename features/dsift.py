@@ -522,21 +522,20 @@ def _vlfeat_planes(gray: np.ndarray, num_orientations: int) -> np.ndarray:
     return planes
 
 
-def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int, running_sums: bool = True):
+def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     """Flat-window spatial binning as VLFeat computes it.
 
     Orientation planes in VLFeat's fast math (:func:`_vlfeat_planes`); along y, OpenCV's
     filter with VLFeat's unit-area triangle, on the rows the bins read; along x, VLFeat's
-    running sums (:func:`_vlfeat_triangle`) when ``running_sums``, else OpenCV's filter.
+    running sums (:func:`_vlfeat_triangle`).
 
     Why the x pass matters: VLFeat's running sums along a row leave a rounding residue of
     ~1e-7 of the row's total in every output.  In a bin whose true value is tiny -- a
     flat or saturated patch on a row that crosses strong edges -- the residue is most of
     VLFeat's value, and a descriptor made of such bins is normalised to unit length: only
     the same arithmetic gives the same descriptor.  Along y the residue is ~1e-7 of a
-    column's total, which (measured on photographs) changes no descriptor that matters;
-    OpenCV's filter is used there.  Descriptors whose contrast is far above the residue
-    (PHOW's threshold of 0.005 keeps only such) are the same either way.
+    column's total, which (measured on photographs) moves such descriptors far less;
+    OpenCV's filter is used there.
 
     Returns ``expanded`` (rows, nx, num_bins * T) as :class:`_SharedKernelBins` takes it,
     and the row geometry.
@@ -546,25 +545,14 @@ def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int, 
     planes = _vlfeat_planes(gray, t)
     rows, row0, row_step, row_shift = _bin_lattice(grid)
     unit_triangle = _triangle(grid.bin_size) / np.float32(grid.bin_size)
-    kernel = unit_triangle[::-1].copy()             # OpenCV correlates, VLFeat convolves
-    smoothed = cv2.sepFilter2D(planes.reshape(h, t * w), cv2.CV_32F, _ONE, kernel,
+    smoothed = cv2.sepFilter2D(planes.reshape(h, t * w), cv2.CV_32F, _ONE, unit_triangle[::-1].copy(),
                                dst=_WORKSPACE.get("smooth_y", (h, t * w)), borderType=cv2.BORDER_REPLICATE)
-    along_y = smoothed[rows[0]: rows[-1] + 1: rows[1] - rows[0] if len(rows) > 1 else 1]   # (R, T * W)
-    columns = _bin_columns(grid)
+    along_y = np.ascontiguousarray(smoothed[rows[0]: rows[-1] + 1: rows[1] - rows[0] if len(rows) > 1 else 1])
     n_rows = len(rows)
-    if running_sums:
-        along_y = np.ascontiguousarray(along_y)
-        by_column = _transpose(along_y.reshape(n_rows * t, w), "tri_yt")                     # (W, R * T)
-        along_x = _vlfeat_triangle(by_column, grid.bin_size, columns, "tri_x")                # (nx * nb, R * T)
-        expanded = _transpose(along_x.reshape(len(columns), n_rows, t), "expanded")          # (R, nx * nb, T)
-    else:
-        signals = along_y.reshape(n_rows * t, w) if along_y.flags.c_contiguous else np.ascontiguousarray(along_y).reshape(n_rows * t, w)
-        along_x = cv2.sepFilter2D(signals, cv2.CV_32F, kernel, _ONE, dst=_WORKSPACE.get("smooth_x", signals.shape),
-                                  borderType=cv2.BORDER_REPLICATE)
-        picked = _WORKSPACE.get("picked", (n_rows, t, len(columns)))
-        np.take(along_x.reshape(n_rows, t, w), columns, axis=2, out=picked)
-        expanded = _WORKSPACE.get("expanded", (n_rows, len(columns), t))
-        np.copyto(expanded, picked.swapaxes(1, 2))
+    by_column = _transpose(along_y.reshape(n_rows * t, w), "tri_yt")                     # (W, R * T)
+    columns = _bin_columns(grid)
+    along_x = _vlfeat_triangle(by_column, grid.bin_size, columns, "tri_x")                # (nx * nb, R * T)
+    expanded = _transpose(along_x.reshape(len(columns), n_rows, t), "expanded")          # (R, nx * nb, T)
     return expanded.reshape(n_rows, grid.nx, grid.num_bins * t), row0, row_step, row_shift
 
 
@@ -773,11 +761,11 @@ def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: f
         # VLFeat: the bin's share of the window is its mean over the bin; the unit-area
         # triangle of the running-sum filter is rescaled to unit height by the bin size
         weight = window.mean(axis=1, dtype=np.float32)
-        if vlfeat_math:
+        if vlfeat_math and running_sums:
             weight = weight * np.float32(bin_size)
-            layout = _flat_bins_vlfeat(gray, grid, num_orientations, running_sums)
+            layout = _flat_bins_vlfeat(gray, grid, num_orientations)
         else:
-            planes = orientation_planes(gray, num_orientations,
+            planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                         out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
             layout = _flat_bins_opencv(planes, grid, triangle)
         bins = _SharedKernelBins(*layout, grid, weight, weight)
