@@ -82,7 +82,7 @@ class _Workspace(threading.local):
 
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
-_BLOCK_VALUES = 1 << 30  # orientation planes are computed ~128 KB per array at a time
+_BLOCK_VALUES = 1 << 16  # orientation planes are computed ~128 KB per array at a time
 _FUSE_WIDTH = 1 << 30
 _RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)  # running sums: rows at least this wide fuse difference and integral
 

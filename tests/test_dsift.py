@@ -300,3 +300,18 @@ def test_phow_keeps_the_sizes_that_fit(height, sizes_that_fit, rng):
         off = int(np.floor(1 + 1.5 * (10 - size))) - 1
         grid = dense_grid(height, 200, step=3, bin_size=size, bounds=(off, off, np.inf, np.inf))
         assert (frames[:, 3] == size).sum() == grid.nx * grid.ny > 0
+
+
+def test_thin_images_flow_through_the_transformers(rng):
+    """A batch with a thin image: it gets an empty LocalFeatures, and RootSIFT / PCA keep it."""
+    from features import PHOW, DenseSIFT, DescriptorPCA, RootSIFT
+
+    thin = (rng.random((10, 300)) * 255).astype(np.uint8)
+    normal = (rng.random((60, 80)) * 255).astype(np.uint8)
+    feats = DenseSIFT(step=4, bin_size=8).transform([thin, normal])
+    assert [f.descriptors.shape for f in feats] == [(0, 128), (126, 128)] and feats[0].frames.shape == (0, 4)
+    rooted = RootSIFT().fit_transform(feats)
+    reduced = DescriptorPCA(n_components=8, random_state=0).fit(rooted).transform(rooted)
+    assert [f.descriptors.shape for f in reduced] == [(0, 8), (126, 8)]
+    colour = PHOW(step=3, color="opponent").transform([np.stack([thin] * 3, axis=2), np.stack([thin[:, :60]] * 3, axis=2)])
+    assert [f.descriptors.shape for f in colour] == [(0, 384), (0, 384)]
