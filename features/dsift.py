@@ -36,12 +36,25 @@ Computation
    which PHOW thresholds); the descriptor is L2-normalised, clamped at 0.2 and
    L2-normalised again (norms get ``+1.19e-7``, VLFeat's ``VL_EPSILON_F``).
 
-VLFeat computes ``atan2`` and ``sqrt`` with fast approximations (errors up to ~0.006 rad).
-``vlfeat_math=True`` reproduces them, and Gaussian-window descriptors then equal VLFeat
-0.9.21's to float rounding (cosine 1 - 1e-12 on real photographs).  With the flat window
-exact math is used by default: it is faster, and VLFeat's own integral-image filtering adds
-rounding noise to near-flat regions, so exact math agrees just as well (mean cosine
-~0.99999; the few descriptors that differ have contrast ~1e-7).  See the tests.
+Agreement with VLFeat 0.9.21
+----------------------------
+VLFeat computes ``atan2`` and ``sqrt`` with fast approximations (errors up to ~0.006 rad),
+and its flat window filters with running sums in float32 (``vl_imconvcoltri_f``:
+integrate, difference, integrate, difference), which leave in every bin a rounding residue
+of ~1e-7 of the total of the row (or column) it was summed along.  In a near-empty
+descriptor -- a saturated or flat patch on rows that cross strong edges, typically a white
+background -- that residue is most of VLFeat's value, and the L2 normalisation blows it up
+to a unit vector: exact arithmetic then gives a different descriptor (cosine down to 0.7,
+the whole difference often in one orientation bin), and photographs with saturated
+backgrounds fall below a mean cosine of 0.9999.  With ``vlfeat_math`` (the default) both
+are reproduced: the fast math bit for bit, the running sums along x in VLFeat's order of
+operations (along y OpenCV's filter moves such descriptors far less; a rare one keeps a
+cosine of ~0.99).  A contrast threshold of 1e-4 or more (PHOW's is 0.005) zeroes the
+residue-made descriptors anyway: then OpenCV's filters are used in both directions.
+``vlfeat_math=False`` is exact math with OpenCV's filters (the definition above, checked
+against a slow oracle in the tests).  ``python -m benchmarks.agreement`` measures the
+agreement on a photo collection.
+
 ``to_vlfeat_uint8`` gives VLFeat's default byte descriptors, ``min(512 d, 255)``.
 """
 from __future__ import annotations
@@ -165,17 +178,50 @@ def fast_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
     ``r = (x - |y|) / (x + |y|)`` for ``x >= 0`` (else ``(x + |y|) / (|y| - x)``),
     ``angle = pi/4 (or 3 pi/4) + (0.1821 r^2 - 0.9675) r``, negated where ``y < 0``;
-    ``|y|`` carries ``+1.19e-7`` so that ``(0, 0)`` is defined.  float32 throughout.
+    ``|y|`` carries ``+1.19e-7`` so that ``(0, 0)`` is defined.  float32 throughout, the
+    same floats as VLFeat's C code.
     """
-    y = np.asarray(y, np.float32)
-    x = np.asarray(x, np.float32)
-    abs_y = np.abs(y) + VL_EPSILON_F
-    right = x >= 0
-    with np.errstate(divide="ignore", invalid="ignore"):  # np.where evaluates both branches
-        r = np.where(right, (x - abs_y) / (x + abs_y), (x + abs_y) / (abs_y - x))
-    angle = np.where(right, np.float32(np.pi / 4), np.float32(3 * np.pi / 4))
-    angle = angle + (np.float32(0.1821) * r * r - np.float32(0.9675)) * r
-    return np.where(y < 0, -angle, angle).astype(np.float32)
+    # + 0 turns -0.0 into +0.0: C's `x >= 0` and `y < 0` ignore the sign of zero
+    y = np.asarray(y, np.float32) + np.float32(0)
+    x = np.asarray(x, np.float32) + np.float32(0)
+    y, x = np.broadcast_arrays(y, x)
+    out = np.empty(x.shape, np.float32)
+    _fast_atan2_into(np.ascontiguousarray(y), np.ascontiguousarray(x), out,
+                     np.empty(x.shape, np.float32), np.empty(x.shape, np.float32))
+    return out
+
+
+def _fast_atan2_into(y: np.ndarray, x: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`fast_atan2` into ``out`` with scratch arrays ``a``, ``b`` (all float32, same shape).
+
+    ``vl_fast_atan2_f`` is odd in ``x`` around pi/2: with ``q = (|x| - a) / (|x| + a)``,
+    ``a = |y| + 1.19e-7``, it returns ``pi/4 + p(q)`` for ``x >= 0`` and ``3 pi/4 - p(q)``
+    otherwise, ``p(q) = (0.1821 q^2 - 0.9675) q``, negated where ``y < 0`` -- the same
+    floats as VLFeat's two branches (IEEE rounding is symmetric).  The branches are taken
+    with sign-bit arithmetic: numpy's masked operations are ~40x slower than plain ones.
+    Inputs must not hold -0.0 (differences of equal floats are +0.0).
+    """
+    np.abs(y, out=a)
+    a += VL_EPSILON_F
+    np.abs(x, out=b)
+    np.subtract(b, a, out=out)
+    b += a
+    out /= b                                         # q
+    np.multiply(out, _C3, out=a)
+    a *= out
+    a -= _C1
+    a *= out                                         # p(q)
+    bits, sign = a.view(np.int32), b.view(np.int32)
+    np.bitwise_and(x.view(np.int32), _SIGN_BIT, out=sign)
+    np.bitwise_xor(bits, sign, out=bits)             # p(q), negated where x < 0
+    np.right_shift(sign, 31, out=sign)               # -1 where x < 0, else 0
+    np.bitwise_and(sign, _BASE_STEP, out=sign)
+    sign += _PI_4_BITS                               # bits of pi/4 or 3 pi/4
+    np.add(b, a, out=out)                            # pi/4 + p(q) or 3 pi/4 - p(q)
+    angle = out.view(np.int32)
+    np.bitwise_and(y.view(np.int32), _SIGN_BIT, out=sign)
+    np.bitwise_xor(angle, sign, out=angle)           # negated where y < 0
+    return out
 
 
 def fast_sqrt(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -246,12 +292,7 @@ def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: b
     ``num_orientations / (2 pi)``.  With ``vlfeat_math`` the arithmetic is VLFeat's, operation
     for operation in float32 (``vl_fast_atan2_f``, ``vl_mod_2pi_f``, the product with the
     double constant rounded to float, ``vl_fast_sqrt_f``), so the orientation planes equal
-    VLFeat's bit for bit.  ``vl_fast_atan2_f`` is odd in ``x`` around pi/2: with
-    ``q = (|x| - a) / (|x| + a)``, ``a = |y| + 1.19e-7``, it returns ``pi/4 + p(q)`` for
-    ``x >= 0`` and ``3 pi/4 - p(q)`` otherwise, ``p(q) = (0.1821 q^2 - 0.9675) q``, negated
-    where ``y < 0`` (the same floats as VLFeat's two branches: IEEE rounding is symmetric).
-    The branches are taken with sign-bit arithmetic: numpy's masked operations are ~40x
-    slower than plain ones.
+    VLFeat's bit for bit (:func:`_fast_atan2_into`).
     """
     ws = _WORKSPACE
     shape = gx.shape
@@ -273,26 +314,8 @@ def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: b
         position += b
         return position, magnitude
     fast_sqrt(magnitude, out=magnitude)
-    np.abs(gy, out=a)
-    a += VL_EPSILON_F
-    np.abs(gx, out=b)
-    np.subtract(b, a, out=position)
-    b += a
-    position /= b                                    # q
-    np.multiply(position, _C3, out=a)
-    a *= position
-    a -= _C1
-    a *= position                                    # p(q)
-    bits, sign = a.view(np.int32), b.view(np.int32)
-    np.bitwise_and(gx.view(np.int32), _SIGN_BIT, out=sign)
-    np.bitwise_xor(bits, sign, out=bits)             # p(q), negated where x < 0
-    np.right_shift(sign, 31, out=sign)               # -1 where x < 0, else 0
-    np.bitwise_and(sign, _BASE_STEP, out=sign)
-    sign += _PI_4_BITS                               # bits of pi/4 or 3 pi/4
-    np.add(b, a, out=position)                       # pi/4 + p(q) or 3 pi/4 - p(q)
-    angle = position.view(np.int32)
-    np.bitwise_and(gy.view(np.int32), _SIGN_BIT, out=sign)
-    np.bitwise_xor(angle, sign, out=angle)           # negated where y < 0
+    _fast_atan2_into(gy, gx, position, a, b)
+    angle, sign = position.view(np.int32), b.view(np.int32)
     np.right_shift(angle, 31, out=sign)
     np.bitwise_and(sign, _TWO_PI_BITS, out=sign)
     position += b                                    # + 2 pi where negative (vl_mod_2pi_f)
@@ -658,22 +681,16 @@ class _PerBinKernelBins:
         return None
 
 
-def _normalize(descriptors: np.ndarray, vlfeat_math: bool = False, squared: np.ndarray | None = None) -> np.ndarray:
+def _normalize(descriptors: np.ndarray, squared: np.ndarray | None = None) -> np.ndarray:
     """L2-normalise, clamp at 0.2, L2-normalise, in place.
 
     VLFeat divides by ``n1 = sqrt(sum d^2) + eps``, clamps at 0.2 and divides by
-    ``n2 = sqrt(sum clamped^2) + eps``, where its square root returns 0 below 1e-8.  With
-    exact math the same result takes fewer passes: ``m = min(d, 0.2 n1)`` scaled by
-    ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm).  ``squared``
-    (optional) holds the squared norms of the rows, when known.
+    ``n2 = sqrt(sum clamped^2) + eps``, where its square root returns 0 below 1e-8.  The
+    same result (to float rounding) takes fewer passes: ``m = min(d, 0.2 n1)`` scaled by
+    ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm; VLFeat's second
+    cut-off only acts on descriptors of entries below ~1e-11).  ``squared`` (optional)
+    holds the squared norms of the rows, when known.
     """
-    if vlfeat_math:
-        for _ in range(2):
-            norm = fast_sqrt(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F
-            descriptors /= norm[:, None]
-            if _ == 0:
-                np.minimum(descriptors, CLAMP, out=descriptors)
-        return descriptors
     if squared is None:
         squared = np.einsum("ij,ij->i", descriptors, descriptors)
     n1 = np.where(squared < np.float32(1e-8), np.float32(0), np.sqrt(squared)) + VL_EPSILON_F
@@ -709,11 +726,8 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     contrast_threshold : float, optional
         Descriptors whose contrast (frame column 2) is below it are set to zero.
     vlfeat_math : bool or None
-        Reproduce VLFeat's fast ``atan2``/``sqrt`` approximations instead of exact math.
-        None (default) chooses what agrees best with VLFeat: the approximations with the
-        Gaussian window (then descriptors equal VLFeat's to float rounding), exact math with
-        the flat window (equally close there, because VLFeat's integral-image filter adds
-        rounding noise of its own, and faster).
+        VLFeat's arithmetic (fast ``atan2``/``sqrt``, running sums; see the module
+        docstring) when True or None (default); exact math and OpenCV's filters when False.
     out : ndarray of shape (n, num_bins**2 * num_orientations), float32, optional
         Where to write the descriptors (rows must be contiguous; e.g. a column block of a
         wider array); ``n`` is given by :func:`dense_grid`.
@@ -787,7 +801,7 @@ def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: f
         else:
             contrast[i0 * grid.nx: i1 * grid.nx] = sums[0].ravel()
             squared = sums[1].ravel()
-        _normalize(chunk, False, squared)
+        _normalize(chunk, squared)
     contrast /= np.float32(grid.span * grid.span)
     if contrast_threshold is not None:
         descriptors[contrast < contrast_threshold] = 0

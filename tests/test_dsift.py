@@ -315,3 +315,64 @@ def test_thin_images_flow_through_the_transformers(rng):
     assert [f.descriptors.shape for f in reduced] == [(0, 8), (126, 8)]
     colour = PHOW(step=3, color="opponent").transform([np.stack([thin] * 3, axis=2), np.stack([thin[:, :60]] * 3, axis=2)])
     assert [f.descriptors.shape for f in colour] == [(0, 384), (0, 384)]
+
+
+def c_fast_atan2(y: np.float32, x: np.float32) -> np.float32:
+    """vl_fast_atan2_f transcribed line by line (float32 scalars)."""
+    f = np.float32
+    abs_y = f(abs(y)) + f(1.19209290e-07)
+    if x >= 0:
+        r = (x - abs_y) / (x + abs_y)
+        angle = f(np.pi / 4)
+    else:
+        r = (x + abs_y) / (abs_y - x)
+        angle = f(3 * np.pi / 4)
+    angle = angle + (f(0.1821) * r * r - f(0.9675)) * r
+    return -angle if y < 0 else angle
+
+
+def c_fast_sqrt(x: np.float32) -> np.float32:
+    """vl_fast_sqrt_f transcribed (bit trick through int32, two Newton steps)."""
+    f = np.float32
+    if float(x) < 1e-8:
+        return f(0)
+    half = f(0.5) * x
+    u = (np.int32(0x5F3759DF) - (np.array(x, np.float32).view(np.int32) >> 1)).view(np.float32)[()]
+    for _ in range(2):
+        u = u * (f(1.5) - half * u * u)
+    return x * u
+
+
+def test_fast_math_equals_vlfeats_c_code_bit_for_bit(rng):
+    special = np.float32([0.0, -0.0, 1.0, -1.0, 1e-9, -1e-9, 0.5, 2.0])
+    y = np.concatenate([rng.normal(size=300).astype(np.float32), np.repeat(special, len(special))])
+    x = np.concatenate([rng.normal(size=300).astype(np.float32), np.tile(special, len(special))])
+    with np.errstate(all="ignore"):
+        expected = np.array([c_fast_atan2(a, b) for a, b in zip(y, x)], np.float32)
+    np.testing.assert_array_equal(fast_atan2(y, x).view(np.int32), expected.view(np.int32))
+    v = np.concatenate([rng.random(300).astype(np.float32) * 10, np.float32([0, 1e-9, 1e-8, 1.0000001e-8, 3e-8])])
+    expected = np.array([c_fast_sqrt(a) for a in v], np.float32)
+    np.testing.assert_array_equal(fast_sqrt(v).view(np.int32), expected.view(np.int32))
+
+
+def test_orientation_planes_split_as_vlfeat_bit_for_bit(rng):
+    """VLFeat writes (1 - r) m into bin floor(p) and r m into bin floor(p) + 1 (mod 8); with
+    its fast math the planes are those floats exactly, on every branch (axes, zeros, wrap)."""
+    gray = np.round(rng.random((40, 50)) * 4).astype(np.float32) / 4    # many ties: gx or gy exactly 0
+    gray[10:20, 10:30] = 1.0                                                # a saturated plateau
+    planes = orientation_planes(gray, 8, vlfeat_math=True)
+    gy, gx = np.gradient(gray)
+    gx, gy = gx.astype(np.float32), gy.astype(np.float32)
+    expected = np.zeros(gray.shape + (8,), np.float32)
+    for (i, j), _ in np.ndenumerate(gray):
+        with np.errstate(all="ignore"):
+            angle = c_fast_atan2(gy[i, j], gx[i, j])
+        mod = c_fast_sqrt(gx[i, j] * gx[i, j] + gy[i, j] * gy[i, j])
+        if angle < 0:
+            angle = angle + np.float32(2 * np.pi)
+        nt = np.float32(float(angle) * (8 / (2 * np.pi)))
+        b = int(np.floor(nt))
+        r = nt - np.float32(b)
+        expected[i, j, b % 8] = (np.float32(1) - r) * mod
+        expected[i, j, (b + 1) % 8] = r * mod
+    np.testing.assert_array_equal(planes, expected)
