@@ -47,10 +47,10 @@ background -- that residue is most of VLFeat's value, and the L2 normalisation b
 to a unit vector: exact arithmetic then gives a different descriptor (cosine down to 0.7,
 the whole difference often in one orientation bin), and photographs with saturated
 backgrounds fall below a mean cosine of 0.9999.  With ``vlfeat_math`` (the default) both
-are reproduced: the fast math bit for bit, the running sums along x in VLFeat's order of
-operations (along y OpenCV's filter moves such descriptors far less; a rare one keeps a
-cosine of ~0.99).  A contrast threshold of 1e-4 or more (PHOW's is 0.005) zeroes the
-residue-made descriptors anyway: then OpenCV's filters are used in both directions.
+are reproduced bit for bit: the fast math, and the running sums in VLFeat's order of
+operations, along y and along x (both residues matter).  A contrast threshold of 1e-4 or
+more (PHOW's is 0.005) zeroes the residue-made descriptors anyway: then OpenCV's filters,
+faster, are used instead of the running sums.
 ``vlfeat_math=False`` is exact math with OpenCV's filters (the definition above, checked
 against a slow oracle in the tests).  ``python -m benchmarks.agreement`` measures the
 agreement on a photo collection.
@@ -95,9 +95,9 @@ class _Workspace(threading.local):
 
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
-_BLOCK_VALUES = 1 << 16  # orientation planes are computed ~128 KB per array at a time
-_FUSE_WIDTH = 1 << 30
-_RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)  # running sums: rows at least this wide fuse difference and integral
+_BLOCK_VALUES = 1 << 16  # orientation planes are computed ~256 KB per array at a time
+_FUSE_WIDTH = 1 << 10  # running sums over rows at least this wide fuse difference and integral
+_RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)
 
 
 @dataclass(frozen=True)
@@ -349,7 +349,7 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
     return out
 
 
-def _vlfeat_triangle(x: np.ndarray, size: int, at: np.ndarray, name: str) -> np.ndarray:
+def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> np.ndarray:
     """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at rows ``at``.
 
     Convolution with the unit-area triangle ``(size - |t|) / size^2``, ``|t| < size``, done
@@ -365,31 +365,30 @@ def _vlfeat_triangle(x: np.ndarray, size: int, at: np.ndarray, name: str) -> np.
 
     Parameters
     ----------
-    x : ndarray of shape (L, N), float32, C-contiguous
-        ``N`` independent signals of length ``L`` (columns).
+    buf : ndarray of shape (size + L, N), float32, C-contiguous
+        ``N`` independent signals of length ``L`` (columns) in rows ``size`` on; the sums
+        are run in place (VLFeat's ``buffer[k]`` is ``buf[k + size]``), overwriting them.
     size : int
         Triangle half-width (VLFeat's ``filterSize``; the bin size).
     at : ndarray of int
         Output rows, each in [0, L).
     name : str
-        Workspace buffer name.
+        Workspace buffer name for the output.
 
     Returns
     -------
     ndarray of shape (len(at), N), float32 (a workspace buffer)
     """
-    length, n = x.shape
+    length, n = buf.shape[0] - size, buf.shape[1]
     at = np.asarray(at)
     top = int(at.max()) + size                          # last buffer row any output reads
-    buf = _WORKSPACE.get(name, (length + size, n))      # buf[k + size] holds VLFeat's buffer[k]
     rows = list(buf)
-    xs = list(x)
     add, subtract = np.add, np.subtract
-    rows[length - 1 + size][...] = xs[length - 1]
-    for k in range(length - 2 + size, size - 1, -1):    # backward integral
-        add(rows[k + 1], xs[k - size], out=rows[k])
+    first = buf[size].copy()
+    for k in range(length - 2 + size, size - 1, -1):    # backward integral, in place
+        add(rows[k + 1], rows[k], out=rows[k])
     for k in range(size - 1, -1, -1):                   # continuity above the first row
-        add(rows[k + 1], xs[0], out=rows[k])
+        add(rows[k + 1], first, out=rows[k])
     # Difference at lag `size` (the last `size` rows: continuity below the last row), then
     # the forward integral, both only as far as the outputs need.
     last = buf[length - 1 + size].copy()
@@ -511,11 +510,12 @@ def _bin_columns(grid: DenseGrid) -> np.ndarray:
             + grid.bin_size * np.arange(grid.num_bins)[None, :]).ravel()
 
 
-def _transpose(matrix: np.ndarray, name: str) -> np.ndarray:
+def _transpose(matrix: np.ndarray, name: str, pad: int = 0) -> np.ndarray:
     """Transpose the first two axes of a C-contiguous (A, B) or (A, B, C) float32 array into a
-    workspace buffer (OpenCV for elements of up to 32 bytes)."""
+    workspace buffer (OpenCV for elements of up to 32 bytes), below ``pad`` spare rows:
+    returns the (B, A, ...) view, the buffer itself is ``(pad + B, A, ...)``."""
     shape = (matrix.shape[1], matrix.shape[0]) + matrix.shape[2:]
-    out = _WORKSPACE.get(name, shape)
+    out = _WORKSPACE.get(name, (pad + shape[0],) + shape[1:])[pad:]
     if matrix.ndim == 2 or matrix.shape[2] * matrix.itemsize <= 32:
         result = cv2.transpose(matrix, dst=out)
         if result is not out:
@@ -525,14 +525,15 @@ def _transpose(matrix: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
-def _vlfeat_planes(gray: np.ndarray, num_orientations: int) -> np.ndarray:
-    """VLFeat's orientation planes, laid out (H, T, W) (row y: T planes of W values), float32.
+def _vlfeat_planes(gray: np.ndarray, num_orientations: int, pad: int = 0) -> np.ndarray:
+    """VLFeat's orientation planes, laid out (H, T, W) (row y: T planes of W values), float32,
+    below ``pad`` spare rows: returns the (H, T, W) view of a (pad + H, T, W) buffer.
 
     Computed in blocks of rows small enough for the temporaries to stay in cache."""
     h, w = gray.shape
     t = num_orientations
     gx, gy = _gradients(gray)
-    planes = _WORKSPACE.get("planes_htw", (h, t, w))
+    planes = _WORKSPACE.get("planes_htw", (pad + h, t, w))[pad:]
     block = max(1, _BLOCK_VALUES // w)
     for r0 in range(0, h, block):
         r1 = min(h, r0 + block)
@@ -546,35 +547,30 @@ def _vlfeat_planes(gray: np.ndarray, num_orientations: int) -> np.ndarray:
 
 
 def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
-    """Flat-window spatial binning as VLFeat computes it.
+    """Flat-window spatial binning as VLFeat computes it, bit for bit.
 
-    Orientation planes in VLFeat's fast math (:func:`_vlfeat_planes`); along y, OpenCV's
-    filter with VLFeat's unit-area triangle, on the rows the bins read; along x, VLFeat's
-    running sums (:func:`_vlfeat_triangle`).
-
-    Why the x pass matters: VLFeat's running sums along a row leave a rounding residue of
-    ~1e-7 of the row's total in every output.  In a bin whose true value is tiny -- a
-    flat or saturated patch on a row that crosses strong edges -- the residue is most of
-    VLFeat's value, and a descriptor made of such bins is normalised to unit length: only
-    the same arithmetic gives the same descriptor.  Along y the residue is ~1e-7 of a
-    column's total, which (measured on photographs) moves such descriptors far less;
-    OpenCV's filter is used there.
+    Orientation planes in VLFeat's fast math (:func:`_vlfeat_planes`), then VLFeat's
+    running-sum triangle filter (:func:`_vlfeat_triangle`) along y for every column, and
+    along x on the rows the bins read.  Both passes matter: each leaves in every bin a
+    rounding residue of ~1e-7 of the column's or row's total, and in a near-empty
+    descriptor (a flat or saturated patch crossed by rows and columns with strong edges)
+    that residue is what VLFeat normalises to unit length.
 
     Returns ``expanded`` (rows, nx, num_bins * T) as :class:`_SharedKernelBins` takes it,
     and the row geometry.
     """
     h, w = gray.shape
     t = num_orientations
-    planes = _vlfeat_planes(gray, t)
+    b = grid.bin_size
+    planes = _vlfeat_planes(gray, t, pad=b)
     rows, row0, row_step, row_shift = _bin_lattice(grid)
-    unit_triangle = _triangle(grid.bin_size) / np.float32(grid.bin_size)
-    smoothed = cv2.sepFilter2D(planes.reshape(h, t * w), cv2.CV_32F, _ONE, unit_triangle[::-1].copy(),
-                               dst=_WORKSPACE.get("smooth_y", (h, t * w)), borderType=cv2.BORDER_REPLICATE)
-    along_y = np.ascontiguousarray(smoothed[rows[0]: rows[-1] + 1: rows[1] - rows[0] if len(rows) > 1 else 1])
     n_rows = len(rows)
-    by_column = _transpose(along_y.reshape(n_rows * t, w), "tri_yt")                     # (W, R * T)
+    padded = _WORKSPACE.get("planes_htw", (b + h, t, w)).reshape(b + h, t * w)
+    along_y = _vlfeat_triangle(padded, b, rows, "tri_y")                                  # (R, T * W)
+    _transpose(along_y.reshape(n_rows * t, w), "tri_yt", pad=b)                           # (W, R * T)
+    padded = _WORKSPACE.get("tri_yt", (b + w, n_rows * t))
     columns = _bin_columns(grid)
-    along_x = _vlfeat_triangle(by_column, grid.bin_size, columns, "tri_x")                # (nx * nb, R * T)
+    along_x = _vlfeat_triangle(padded, b, columns, "tri_x")                               # (nx * nb, R * T)
     expanded = _transpose(along_x.reshape(len(columns), n_rows, t), "expanded")          # (R, nx * nb, T)
     return expanded.reshape(n_rows, grid.nx, grid.num_bins * t), row0, row_step, row_shift
 

@@ -45,14 +45,14 @@ def golden_gray(golden, image):
 
 def assert_equals_vlfeat_bytes(ours, vlfeat_bytes):
     """Agreement with VLFeat's byte descriptors: per-image mean cosine >= 0.9999 and 10th
-    percentile >= 0.999, every single descriptor >= 0.98, and the bytes themselves equal
-    within 1 (the byte scale floors 512 d) except in at most 1 of 1,000 entries."""
+    percentile >= 0.999, every single descriptor >= 0.999, and the bytes themselves equal
+    within 1 (the byte scale floors 512 d) except in at most 1 of 10,000 entries (or 2)."""
     cos, mismatch = agreement.cosine_stats(ours, vlfeat_bytes)
     assert mismatch == 0
-    assert cos.mean() >= 0.9999 and np.percentile(cos, 10) >= 0.999 and cos.min() >= 0.98, \
+    assert cos.mean() >= 0.9999 and np.percentile(cos, 10) >= 0.999 and cos.min() >= 0.999, \
         (cos.mean(), np.percentile(cos, 10), cos.min())
     far = np.abs(to_vlfeat_uint8(ours).astype(int) - vlfeat_bytes) > 1
-    assert far.mean() <= 1e-3, far.mean()
+    assert far.sum() <= max(2, 1e-4 * far.size), far.sum()
 
 
 @pytest.mark.parametrize("image", GOLDEN_IMAGES)
