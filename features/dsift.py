@@ -59,6 +59,8 @@ agreement on a photo collection.
 """
 from __future__ import annotations
 
+import functools
+import math
 import threading
 from dataclasses import dataclass
 
@@ -85,7 +87,7 @@ class _Workspace(threading.local):
         self.buffers = {}
 
     def get(self, name: str, shape: tuple) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)     # (np.prod costs more than a small call's arithmetic)
         buf = self.buffers.get(name)
         if buf is None or buf.size < size:
             buf = np.empty(max(size, 1), np.float32)
@@ -370,8 +372,8 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> n
         are run in place (VLFeat's ``buffer[k]`` is ``buf[k + size]``), overwriting them.
     size : int
         Triangle half-width (VLFeat's ``filterSize``; the bin size).
-    at : ndarray of int
-        Output rows, each in [0, L).
+    at : ndarray of int, or slice
+        Output rows, each in [0, L) (a slice: ``start:stop:step`` with stop <= L).
     name : str
         Workspace buffer name for the output.
 
@@ -380,8 +382,8 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> n
     ndarray of shape (len(at), N), float32 (a workspace buffer)
     """
     length, n = buf.shape[0] - size, buf.shape[1]
-    at = np.asarray(at)
-    top = int(at.max()) + size                          # last buffer row any output reads
+    last_out = (at.stop - 1 if isinstance(at, slice) else int(at.max()))
+    top = last_out + size                               # last buffer row any output reads
     rows = list(buf)
     add, subtract = np.add, np.subtract
     first = buf[size].copy()
@@ -408,12 +410,12 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> n
         subtract(buf[length:top + 1], last[None, :] * coef[:, None], out=buf[length:top + 1])
         for k in range(length, top + 1):
             add(rows[k], rows[k - 1], out=rows[k])
-    out = _WORKSPACE.get(name + "_out", (len(at), n))
-    if len(at) > 1 and np.all(np.diff(at) == at[1] - at[0]) and at[1] > at[0]:   # a lattice: strided views
-        lattice = slice(int(at[0]), int(at[-1]) + 1, int(at[1] - at[0]))
-        upper = slice(lattice.start + size, lattice.stop + size, lattice.step)
-        subtract(buf[upper], buf[lattice], out=out)
+    if isinstance(at, slice):                           # a lattice: strided views
+        upper = slice(at.start + size, at.stop + size, at.step)
+        out = _WORKSPACE.get(name + "_out", (len(range(at.start, at.stop, at.step)), n))
+        subtract(buf[upper], buf[at], out=out)
     else:
+        out = _WORKSPACE.get(name + "_out", (len(at), n))
         subtract(buf[at + size], buf[at], out=out)
     out *= np.float32(1.0 / (size * size))
     return out
@@ -463,17 +465,25 @@ def _bin_offsets(bin_size: int, num_bins: int) -> np.ndarray:
     return np.float32(bin_size) * (np.arange(num_bins, dtype=np.float32) - np.float32(0.5 * (num_bins - 1)))
 
 
+@functools.lru_cache(maxsize=64)
 def _window(bin_size: int, num_bins: int, window_size: float) -> np.ndarray:
-    """exp(-(x - d_i)^2 / 2 sigma^2) for x in -(b-1)..(b-1), one row per bin i; float32."""
+    """exp(-(x - d_i)^2 / 2 sigma^2) for x in -(b-1)..(b-1), one row per bin i; float32
+    (cached: treat as read-only)."""
     x = np.arange(-bin_size + 1, bin_size, dtype=np.float32)
     sigma = np.float32(bin_size) * np.float32(window_size)
     z = (x[None, :] - _bin_offsets(bin_size, num_bins)[:, None]) / sigma
-    return np.exp(np.float32(-0.5) * z * z)
+    window = np.exp(np.float32(-0.5) * z * z)
+    window.setflags(write=False)
+    return window
 
 
+@functools.lru_cache(maxsize=64)
 def _triangle(bin_size: int) -> np.ndarray:
+    """1 - |x| / bin_size for x in -(b-1)..(b-1); float32 (cached: treat as read-only)."""
     x = np.arange(-bin_size + 1, bin_size, dtype=np.float32)
-    return np.float32(1) - np.abs(x) / np.float32(bin_size)
+    triangle = np.float32(1) - np.abs(x) / np.float32(bin_size)
+    triangle.setflags(write=False)
+    return triangle
 
 
 _ONE = np.ones(1, np.float32)
@@ -566,7 +576,8 @@ def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     rows, row0, row_step, row_shift = _bin_lattice(grid)
     n_rows = len(rows)
     padded = _WORKSPACE.get("planes_htw", (b + h, t, w)).reshape(b + h, t * w)
-    along_y = _vlfeat_triangle(padded, b, rows, "tri_y")                                  # (R, T * W)
+    lattice = slice(int(rows[0]), int(rows[-1]) + 1, int(rows[1] - rows[0]) if n_rows > 1 else 1)
+    along_y = _vlfeat_triangle(padded, b, lattice, "tri_y")                               # (R, T * W)
     _transpose(along_y.reshape(n_rows * t, w), "tri_yt", pad=b)                           # (W, R * T)
     padded = _WORKSPACE.get("tri_yt", (b + w, n_rows * t))
     columns = _bin_columns(grid)
