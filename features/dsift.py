@@ -279,7 +279,6 @@ def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _C3, _C1 = np.float32(0.1821), np.float32(0.9675)
-_PI_4, _PI_3_4 = np.float32(np.pi / 4), np.float32(3 * np.pi / 4)
 _TWO_PI_F = np.float32(2 * np.pi)
 _SIGN_BIT = np.int32(-0x80000000)
 _PI_4_BITS = np.float32(np.pi / 4).view(np.int32)
@@ -572,7 +571,7 @@ def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     h, w = gray.shape
     t = num_orientations
     b = grid.bin_size
-    planes = _vlfeat_planes(gray, t, pad=b)
+    _vlfeat_planes(gray, t, pad=b)                      # into rows b.. of the "planes_htw" buffer
     rows, row0, row_step, row_shift = _bin_lattice(grid)
     n_rows = len(rows)
     padded = _WORKSPACE.get("planes_htw", (b + h, t, w)).reshape(b + h, t * w)
