@@ -2,7 +2,7 @@
 
 Descriptors: our dense SIFT and PHOW against VLFeat's (when ``make reference`` has
 installed it) and OpenCV's ``SIFT.compute`` on the same dense grid, on the same real
-photographs at longest side 300 and 500 px, alternating implementations round by round.
+photographs at longest side 227 and 500 px, alternating implementations round by round.
 
 Proposals: every backend and mode on the 195 embedded boxed Caltech-101 images: seconds
 per image, boxes, recall at IoU 0.5 / 0.7, MABO and average recall, also at the first

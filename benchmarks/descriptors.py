@@ -1,7 +1,18 @@
-"""Descriptor benchmark: our dense SIFT and PHOW against VLFeat and OpenCV, interleaved."""
+"""Descriptor benchmark: our dense SIFT and PHOW against VLFeat and OpenCV, interleaved.
+
+The test photographs resized to a longest side of 227 px (the classic network input, where
+fixed per-call costs weigh most) and 500 px, each implementation timed in turn, round by
+round, on one thread, in CPU time of that thread (wall time on a shared machine also counts
+waiting for a core); the ratio to VLFeat is the figure to quote.
+"""
 from __future__ import annotations
 
+import time
+
 from .common import bench_images, interleaved
+
+SIZES = (227, 500)
+TARGETS = {"dense SIFT flat window, step 4, bin 8": 2.5, "PHOW gray, sizes 4-10, step 3": 3.0}
 
 
 def bench_descriptors(repeats: int) -> list[str]:
@@ -14,10 +25,11 @@ def bench_descriptors(repeats: int) -> list[str]:
 
     cv2.setNumThreads(1)
     have_vl = vlfeat_reference.available()
-    rows = [f"Descriptors, one thread, median ms per image over {repeats} interleaved rounds "
+    rows = [f"Descriptors, one thread, median CPU ms per image over {repeats} interleaved rounds "
             f"(4 Caltech-101 photographs resized; VLFeat {'via cyvlfeat' if have_vl else 'NOT installed: make reference'})"]
-    rows.append(f"  {'work':<44}{'px':>5}{'ours':>9}{'VLFeat':>9}{'OpenCV':>9}{'vs VLFeat':>11}")
-    for longest in (300, 500):
+    rows.append(f"  {'work':<44}{'px':>5}{'ours':>9}{'VLFeat':>9}{'OpenCV':>9}{'vs VLFeat':>11}{'target':>8}")
+    missed = []
+    for longest in SIZES:
         images = bench_images(longest)
         cases = [
             ("dense SIFT flat window, step 4, bin 8",
@@ -37,9 +49,17 @@ def bench_descriptors(repeats: int) -> list[str]:
                 impls["vl"] = vl
             if ocv is not None:
                 impls["cv"] = ocv
-            t = interleaved(impls, images, repeats)
+            t = interleaved(impls, images, repeats, clock=time.thread_time)
             fmt = lambda k: f"{t[k]:>9.1f}" if k in t else f"{'-':>9}"  # noqa: E731
-            ratio = f"{t['vl'] / t['ours']:>10.1f}x" if "vl" in t else f"{'-':>11}"
-            rows.append(f"  {name:<44}{longest:>5}{fmt('ours')}{fmt('vl')}{fmt('cv')}{ratio}")
-    rows.append("  targets (500 px): flat-window dense SIFT >= 2x faster than vl_dsift, PHOW >= 3x faster than VLFeat's")
+            ratio = t["vl"] / t["ours"] if "vl" in t else None
+            target = TARGETS.get(name)
+            if ratio is not None and target is not None and ratio < target:
+                missed.append(f"{name} at {longest} px: {ratio:.1f}x < {target:.1f}x")
+            rows.append(f"  {name:<44}{longest:>5}{fmt('ours')}{fmt('vl')}{fmt('cv')}"
+                        + (f"{ratio:>10.1f}x" if ratio is not None else f"{'-':>11}")
+                        + (f"{target:>7.1f}x" if target is not None else f"{'':>8}"))
+    rows.append("  targets (both sizes): flat-window dense SIFT >= 2.5x faster than vl_dsift, "
+                "PHOW >= 3x faster than VLFeat's")
+    if have_vl:
+        rows.append("  all targets met" if not missed else "  below target: " + "; ".join(missed))
     return rows

@@ -36,16 +36,31 @@ Computation
    which PHOW thresholds); the descriptor is L2-normalised, clamped at 0.2 and
    L2-normalised again (norms get ``+1.19e-7``, VLFeat's ``VL_EPSILON_F``).
 
-VLFeat computes ``atan2`` and ``sqrt`` with fast approximations (errors up to ~0.006 rad).
-``vlfeat_math=True`` reproduces them, and Gaussian-window descriptors then equal VLFeat
-0.9.21's to float rounding (cosine 1 - 1e-12 on real photographs).  With the flat window
-exact math is used by default: it is faster, and VLFeat's own integral-image filtering adds
-rounding noise to near-flat regions, so exact math agrees just as well (mean cosine
-~0.99999; the few descriptors that differ have contrast ~1e-7).  See the tests.
+Agreement with VLFeat 0.9.21
+----------------------------
+VLFeat computes ``atan2`` and ``sqrt`` with fast approximations (errors up to ~0.006 rad),
+and its flat window filters with running sums in float32 (``vl_imconvcoltri_f``:
+integrate, difference, integrate, difference), which leave in every bin a rounding residue
+of ~1e-7 of the total of the row (or column) it was summed along.  In a near-empty
+descriptor -- a saturated or flat patch on rows that cross strong edges, typically a white
+background -- that residue is most of VLFeat's value, and the L2 normalisation blows it up
+to a unit vector: exact arithmetic then gives a different descriptor (cosine down to 0.7,
+the whole difference often in one orientation bin), and photographs with saturated
+backgrounds fall below a mean cosine of 0.9999.  With ``vlfeat_math`` (the default) both
+are reproduced bit for bit: the fast math, and the running sums in VLFeat's order of
+operations, along y and along x (both residues matter).  A contrast threshold of 1e-4 or
+more (PHOW's is 0.005) zeroes the residue-made descriptors anyway: then OpenCV's filters,
+faster, are used instead of the running sums.
+``vlfeat_math=False`` is exact math with OpenCV's filters (the definition above, checked
+against a slow oracle in the tests).  ``python -m benchmarks.agreement`` measures the
+agreement on a photo collection.
+
 ``to_vlfeat_uint8`` gives VLFeat's default byte descriptors, ``min(512 d, 255)``.
 """
 from __future__ import annotations
 
+import functools
+import math
 import threading
 from dataclasses import dataclass
 
@@ -77,7 +92,7 @@ class _Workspace(threading.local):
         self.buffers = {}
 
     def get(self, name: str, shape: tuple) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)     # (np.prod costs more than a small call's arithmetic)
         buf = self.buffers.get(name)
         if buf is None or buf.size < size:
             buf = np.empty(max(size, 1), np.float32)
@@ -87,6 +102,9 @@ class _Workspace(threading.local):
 
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
+_BLOCK_VALUES = 1 << 16  # orientation planes are computed ~256 KB per array at a time
+_FUSE_WIDTH = 1 << 10  # running sums over rows at least this wide fuse difference and integral
+_RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)
 
 
 @dataclass(frozen=True)
@@ -137,11 +155,12 @@ def dense_grid(height: int, width: int, *, step: int, bin_size: int, num_bins: i
         Inclusive 0-based pixel bounds for the bin centres; clipped to the image
         (``numpy.inf`` for "to the edge").
 
-    Raises
-    ------
-    ValueError
-        When not a single descriptor fits: the bounds must span at least
-        ``bin_size * (num_bins - 1) + 1`` pixels in each direction.
+    Returns
+    -------
+    DenseGrid
+        Empty (``nx = ny = 0``) when not a single descriptor fits, i.e. when the bounds
+        span fewer than ``bin_size * (num_bins - 1) + 1`` pixels in either direction (VLFeat
+        returns no descriptors then).
     """
     if bounds is None:
         bounds = (0, 0, width - 1, height - 1)
@@ -153,12 +172,12 @@ def dense_grid(height: int, width: int, *, step: int, bin_size: int, num_bins: i
     span = bin_size * (num_bins - 1) + 1
     range_x = x_max - x_min - span + 1
     range_y = y_max - y_min - span + 1
-    if range_x < 0 or range_y < 0:
-        raise ValueError(
-            f"image too small for one descriptor: {num_bins} bins of {bin_size} px need "
-            f"{span} x {span} pixels of bin centres, the {'bounds' if bounds is not None else 'image'} "
-            f"give {max(x_max - x_min + 1, 0)} x {max(y_max - y_min + 1, 0)} (width x height)")
-    return DenseGrid(x_min, y_min, range_x // step + 1, range_y // step + 1, step, bin_size, num_bins)
+    # VLFeat: no descriptor along an axis whose bounds are narrower than the span
+    nx = range_x // step + 1 if range_x >= 0 else 0
+    ny = range_y // step + 1 if range_y >= 0 else 0
+    if nx == 0 or ny == 0:
+        nx = ny = 0
+    return DenseGrid(x_min, y_min, nx, ny, step, bin_size, num_bins)
 
 
 def fast_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -166,28 +185,244 @@ def fast_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
 
     ``r = (x - |y|) / (x + |y|)`` for ``x >= 0`` (else ``(x + |y|) / (|y| - x)``),
     ``angle = pi/4 (or 3 pi/4) + (0.1821 r^2 - 0.9675) r``, negated where ``y < 0``;
-    ``|y|`` carries ``+1.19e-7`` so that ``(0, 0)`` is defined.  float32 throughout.
+    ``|y|`` carries ``+1.19e-7`` so that ``(0, 0)`` is defined.  float32 throughout, the
+    same floats as VLFeat's C code.
     """
-    y = np.asarray(y, np.float32)
-    x = np.asarray(x, np.float32)
-    abs_y = np.abs(y) + VL_EPSILON_F
-    right = x >= 0
-    with np.errstate(divide="ignore", invalid="ignore"):  # np.where evaluates both branches
-        r = np.where(right, (x - abs_y) / (x + abs_y), (x + abs_y) / (abs_y - x))
-    angle = np.where(right, np.float32(np.pi / 4), np.float32(3 * np.pi / 4))
-    angle = angle + (np.float32(0.1821) * r * r - np.float32(0.9675)) * r
-    return np.where(y < 0, -angle, angle).astype(np.float32)
+    # + 0 turns -0.0 into +0.0: C's `x >= 0` and `y < 0` ignore the sign of zero
+    y = np.asarray(y, np.float32) + np.float32(0)
+    x = np.asarray(x, np.float32) + np.float32(0)
+    y, x = np.broadcast_arrays(y, x)
+    out = np.empty(x.shape, np.float32)
+    _fast_atan2_into(np.ascontiguousarray(y), np.ascontiguousarray(x), out,
+                     np.empty(x.shape, np.float32), np.empty(x.shape, np.float32))
+    return out
 
 
-def fast_sqrt(x: np.ndarray) -> np.ndarray:
+def _fast_atan2_into(y: np.ndarray, x: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`fast_atan2` into ``out`` with scratch arrays ``a``, ``b`` (all float32, same shape).
+
+    ``vl_fast_atan2_f`` is odd in ``x`` around pi/2: with ``q = (|x| - a) / (|x| + a)``,
+    ``a = |y| + 1.19e-7``, it returns ``pi/4 + p(q)`` for ``x >= 0`` and ``3 pi/4 - p(q)``
+    otherwise, ``p(q) = (0.1821 q^2 - 0.9675) q``, negated where ``y < 0`` -- the same
+    floats as VLFeat's two branches (IEEE rounding is symmetric).  The branches are taken
+    with sign-bit arithmetic: numpy's masked operations are ~40x slower than plain ones.
+    Inputs must not hold -0.0 (differences of equal floats are +0.0).
+    """
+    np.abs(y, out=a)
+    a += VL_EPSILON_F
+    np.abs(x, out=b)
+    np.subtract(b, a, out=out)
+    b += a
+    out /= b                                         # q
+    np.multiply(out, _C3, out=a)
+    a *= out
+    a -= _C1
+    a *= out                                         # p(q)
+    bits, sign = a.view(np.int32), b.view(np.int32)
+    np.bitwise_and(x.view(np.int32), _SIGN_BIT, out=sign)
+    np.bitwise_xor(bits, sign, out=bits)             # p(q), negated where x < 0
+    np.right_shift(sign, 31, out=sign)               # -1 where x < 0, else 0
+    np.bitwise_and(sign, _BASE_STEP, out=sign)
+    sign += _PI_4_BITS                               # bits of pi/4 or 3 pi/4
+    np.add(b, a, out=out)                            # pi/4 + p(q) or 3 pi/4 - p(q)
+    angle = out.view(np.int32)
+    np.bitwise_and(y.view(np.int32), _SIGN_BIT, out=sign)
+    np.bitwise_xor(angle, sign, out=angle)           # negated where y < 0
+    return out
+
+
+def fast_sqrt(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """VLFeat's ``vl_fast_sqrt_f``: ``x * resqrt(x)`` with the bit-trick reciprocal square root
-    (initial guess ``0x5f3759df - (bits >> 1)``, two Newton steps), 0 below 1e-8; float32."""
+    (initial guess ``0x5f3759df - (bits >> 1)``, two Newton steps), 0 below 1e-8; float32.
+    ``out`` (optional, may be ``x``) receives the result."""
     x = np.ascontiguousarray(x, np.float32)
-    guess = (np.int32(0x5F3759DF) - (x.view(np.int32) >> 1)).view(np.float32)
-    half = np.float32(0.5) * x
+    shape = x.shape
+    # C compares the float with the double 1e-8: float32(1e-8) itself is below it, and
+    # OpenCV's threshold keeps only values above float32(1e-8)
+    kept = _WORKSPACE.get("sqrt_kept", shape)
+    cv2.threshold(x.reshape(shape[0], -1) if x.ndim != 2 else x, 1e-8, 0, cv2.THRESH_TOZERO,
+                  dst=kept.reshape(shape[0], -1) if x.ndim != 2 else kept)
+    guess = _WORKSPACE.get("sqrt_guess", shape)
+    half = _WORKSPACE.get("sqrt_half", shape)
+    step = _WORKSPACE.get("sqrt_step", shape)
+    bits = guess.view(np.int32)
+    np.right_shift(kept.view(np.int32), 1, out=bits)
+    np.subtract(np.int32(0x5F3759DF), bits, out=bits)
+    np.multiply(kept, np.float32(0.5), out=half)
     for _ in range(2):
-        guess = guess * (np.float32(1.5) - half * guess * guess)
-    return np.where(x < np.float32(1e-8), np.float32(0), x * guess).astype(np.float32)
+        np.multiply(half, guess, out=step)
+        step *= guess
+        np.subtract(np.float32(1.5), step, out=step)
+        guess *= step
+    if out is None:
+        out = np.empty(shape, np.float32)
+    np.multiply(kept, guess, out=out)          # 0 where cut off: 0 times a finite guess
+    return out
+
+
+def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences inside, one-sided differences on the border rows and columns (VLFeat's
+    ``vl_dsift_process``); float32 ``(gx, gy)``, each (H, W), in workspace buffers."""
+    h, w = gray.shape
+    gx = _WORKSPACE.get("gx", (h, w))
+    gy = _WORKSPACE.get("gy", (h, w))
+    if w > 1:
+        np.subtract(gray[:, 2:], gray[:, :-2], out=gx[:, 1:-1])
+        gx[:, 1:-1] *= np.float32(0.5)
+        np.subtract(gray[:, 1], gray[:, 0], out=gx[:, 0])
+        np.subtract(gray[:, -1], gray[:, -2], out=gx[:, -1])
+    else:
+        gx[:] = 0
+    if h > 1:
+        np.subtract(gray[2:], gray[:-2], out=gy[1:-1])
+        gy[1:-1] *= np.float32(0.5)
+        np.subtract(gray[1], gray[0], out=gy[0])
+        np.subtract(gray[-1], gray[-2], out=gy[-1])
+    else:
+        gy[:] = 0
+    return gx, gy
+
+
+_C3, _C1 = np.float32(0.1821), np.float32(0.9675)
+_TWO_PI_F = np.float32(2 * np.pi)
+_SIGN_BIT = np.int32(-0x80000000)
+_PI_4_BITS = np.float32(np.pi / 4).view(np.int32)
+_BASE_STEP = np.float32(3 * np.pi / 4).view(np.int32) - _PI_4_BITS
+_TWO_PI_BITS = _TWO_PI_F.view(np.int32)
+
+
+def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: bool):
+    """Orientation in bin units and magnitude of each gradient; float32 ``(position, magnitude)``.
+
+    ``position`` is in [0, num_orientations]: the angle (y axis down) modulo 2 pi times
+    ``num_orientations / (2 pi)``.  With ``vlfeat_math`` the arithmetic is VLFeat's, operation
+    for operation in float32 (``vl_fast_atan2_f``, ``vl_mod_2pi_f``, the product with the
+    double constant rounded to float, ``vl_fast_sqrt_f``), so the orientation planes equal
+    VLFeat's bit for bit (:func:`_fast_atan2_into`).
+    """
+    ws = _WORKSPACE
+    shape = gx.shape
+    position = ws.get("position", shape)
+    magnitude = ws.get("magnitude", shape)
+    a = ws.get("scratch", shape)
+    b = ws.get("scratch2", shape)
+    np.multiply(gx, gx, out=magnitude)
+    np.multiply(gy, gy, out=a)
+    magnitude += a
+    if not vlfeat_math:
+        cv2.threshold(magnitude, 1e-8, 0, cv2.THRESH_TOZERO, dst=magnitude)   # as VLFeat's sqrt
+        np.sqrt(magnitude, out=magnitude)
+        np.arctan2(gy, gx, out=position)
+        position *= np.float32(num_orientations / (2 * np.pi))
+        # [-T/2, T/2] -> [0, T]: add T where negative (sign bit as a 0/1 factor)
+        np.right_shift(position.view(np.uint32), 31, out=a.view(np.uint32))
+        np.multiply(a.view(np.uint32), np.float32(num_orientations), out=b)
+        position += b
+        return position, magnitude
+    fast_sqrt(magnitude, out=magnitude)
+    _fast_atan2_into(gy, gx, position, a, b)
+    angle, sign = position.view(np.int32), b.view(np.int32)
+    np.right_shift(angle, 31, out=sign)
+    np.bitwise_and(sign, _TWO_PI_BITS, out=sign)
+    position += b                                    # + 2 pi where negative (vl_mod_2pi_f)
+    # float angle times the double constant numBinT / (2 pi), rounded back to float
+    np.multiply(position, num_orientations / (2 * np.pi), out=position, dtype=np.float64, casting="same_kind")
+    return position, magnitude
+
+
+def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray,
+                        scratch: np.ndarray) -> np.ndarray:
+    """Share of each pixel's magnitude that goes to orientation bin ``t``, into ``out`` (H, W).
+
+    VLFeat writes ``(1 - r) m`` into bin ``floor(p)`` and ``r m`` into bin ``floor(p) + 1``
+    (mod ``T = num_orientations``), ``r = p - floor(p)``.  Here bin t's share is
+    ``max(0, min(p - (t - 1), (t + 1) - p))`` (bin 0: ``max(0, 1 - p, p - (T - 1))``):
+    the same floats, since every subtraction involved is exact (Sterbenz), without a
+    per-pixel branch.
+    """
+    if num_orientations == 1:                     # VLFeat's second write wins: r m
+        np.floor(position, out=scratch)
+        return np.subtract(position, scratch, out=out)
+    if t == 0:
+        np.subtract(np.float32(1), position, out=out)
+        np.subtract(position, np.float32(num_orientations - 1), out=scratch)
+        np.fmax(out, scratch, out=out)
+    else:
+        np.subtract(position, np.float32(t - 1), out=out)
+        np.subtract(np.float32(t + 1), position, out=scratch)
+        np.fmin(out, scratch, out=out)
+    cv2.threshold(out, 0, 0, cv2.THRESH_TOZERO, dst=out)
+    return out
+
+
+def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> np.ndarray:
+    """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at rows ``at``.
+
+    Convolution with the unit-area triangle ``(size - |t|) / size^2``, ``|t| < size``, done
+    as VLFeat does it, by running sums in float32: integrate each column backwards (the
+    first value repeated ``size`` times above it), difference at lag ``size``, integrate
+    forwards, difference at lag ``size`` again and scale by ``float32(1 / size^2)``.  The
+    same float operations in the same order give VLFeat's values bit for bit, including the
+    rounding residue of the running sums (differences of sums that are large next to the
+    result).  Where the true value is tiny -- flat or saturated patches beside strong
+    edges -- that residue is most of VLFeat's value, and a descriptor made of such bins is
+    normalised to unit length: only this arithmetic reproduces it.  Each step of a running
+    sum is one vector operation across all columns.
+
+    Parameters
+    ----------
+    buf : ndarray of shape (size + L, N), float32, C-contiguous
+        ``N`` independent signals of length ``L`` (columns) in rows ``size`` on; the sums
+        are run in place (VLFeat's ``buffer[k]`` is ``buf[k + size]``), overwriting them.
+    size : int
+        Triangle half-width (VLFeat's ``filterSize``; the bin size).
+    at : ndarray of int, or slice
+        Output rows, each in [0, L) (a slice: ``start:stop:step`` with stop <= L).
+    name : str
+        Workspace buffer name for the output.
+
+    Returns
+    -------
+    ndarray of shape (len(at), N), float32 (a workspace buffer)
+    """
+    length, n = buf.shape[0] - size, buf.shape[1]
+    last_out = (at.stop - 1 if isinstance(at, slice) else int(at.max()))
+    top = last_out + size                               # last buffer row any output reads
+    rows = list(buf)
+    add, subtract = np.add, np.subtract
+    first = buf[size].copy()
+    for k in range(length - 2 + size, size - 1, -1):    # backward integral, in place
+        add(rows[k + 1], rows[k], out=rows[k])
+    for k in range(size - 1, -1, -1):                   # continuity above the first row
+        add(rows[k + 1], first, out=rows[k])
+    # Difference at lag `size` (the last `size` rows: continuity below the last row), then
+    # the forward integral, both only as far as the outputs need.
+    last = buf[length - 1 + size].copy()
+    head = min(top + 1, length)
+    if n >= _FUSE_WIDTH:  # wide rows: fuse difference and integral row by row (less memory traffic)
+        diff = _WORKSPACE.get(name + "_diff", (n,))
+        subtract(rows[0], rows[size], out=rows[0])
+        for k in range(1, head):
+            subtract(rows[k], rows[k + size], out=diff)
+            add(rows[k - 1], diff, out=rows[k])
+    else:
+        subtract(buf[:head], buf[size:size + head], out=buf[:head])
+        for k in range(1, head):
+            add(rows[k], rows[k - 1], out=rows[k])
+    if top >= length:
+        coef = np.float32(length) - np.arange(length, top + 1, dtype=np.float32)
+        subtract(buf[length:top + 1], last[None, :] * coef[:, None], out=buf[length:top + 1])
+        for k in range(length, top + 1):
+            add(rows[k], rows[k - 1], out=rows[k])
+    if isinstance(at, slice):                           # a lattice: strided views
+        upper = slice(at.start + size, at.stop + size, at.step)
+        out = _WORKSPACE.get(name + "_out", (len(range(at.start, at.stop, at.step)), n))
+        subtract(buf[upper], buf[at], out=out)
+    else:
+        out = _WORKSPACE.get(name + "_out", (len(at), n))
+        subtract(buf[at + size], buf[at], out=out)
+    out *= np.float32(1.0 / (size * size))
+    return out
 
 
 def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_math: bool = False,
@@ -200,7 +435,7 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
     num_orientations : int
     vlfeat_math : bool
         Use VLFeat's approximations of ``atan2`` and ``sqrt`` (:func:`fast_atan2`,
-        :func:`fast_sqrt`) instead of exact math.
+        :func:`fast_sqrt`) and its float arithmetic, instead of exact math.
     out : ndarray of shape (H, W, num_orientations), float32, optional
         Where to write the result.
 
@@ -213,59 +448,14 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
     """
     gray = np.asarray(gray, np.float32)
     h, w = gray.shape
-    ws = _WORKSPACE
-    gx = ws.get("gx", (h, w))
-    gy = ws.get("gy", (h, w))
-    gx[:] = 0
-    gy[:] = 0
-    if w > 1:
-        np.subtract(gray[:, 2:], gray[:, :-2], out=gx[:, 1:-1])
-        gx[:, 1:-1] *= np.float32(0.5)
-        np.subtract(gray[:, 1], gray[:, 0], out=gx[:, 0])
-        np.subtract(gray[:, -1], gray[:, -2], out=gx[:, -1])
-    if h > 1:
-        np.subtract(gray[2:], gray[:-2], out=gy[1:-1])
-        gy[1:-1] *= np.float32(0.5)
-        np.subtract(gray[1], gray[0], out=gy[0])
-        np.subtract(gray[-1], gray[-2], out=gy[-1])
-    magnitude = ws.get("magnitude", (h, w))
-    position = ws.get("position", (h, w))
-    d = ws.get("scratch", (h, w))
-    np.multiply(gx, gx, out=magnitude)
-    np.multiply(gy, gy, out=d)
-    magnitude += d
-    if vlfeat_math:
-        magnitude[:] = fast_sqrt(magnitude)
-        position[:] = fast_atan2(gy, gx)
-    else:
-        np.sqrt(magnitude, out=magnitude)
-        magnitude[magnitude < np.float32(1e-4)] = 0  # as VLFeat's sqrt, which is 0 below 1e-8
-        np.arctan2(gy, gx, out=position)
-    # Orientation in bin units, [0, num_orientations): angle mod 2 pi, y axis down.
-    if vlfeat_math:  # VLFeat: float angle mod 2 pi, times a double constant, rounded to float
-        np.add(position, np.float32(2 * np.pi), out=position, where=position < 0)
-        position[:] = position.astype(np.float64) * (num_orientations / (2 * np.pi))
-        np.subtract(position, np.float32(num_orientations), out=position, where=position >= num_orientations)
-    else:
-        position *= np.float32(num_orientations / (2 * np.pi))
-        np.add(position, np.float32(num_orientations), out=position, where=position < 0)
+    position, magnitude = _polar(*_gradients(gray), num_orientations, vlfeat_math)
     if out is None:
         out = np.empty((h, w, num_orientations), np.float32)
-    # Weight of bin t: max(0, 1 - circular distance from position to t), the linear split of
-    # the magnitude between the two nearest bins, written without a scatter.  The plain
-    # distance |position - t| serves every bin but 0: only positions in
-    # (num_orientations - 1, num_orientations) wrap around, onto bin 0.
-    planes = ws.get("planes_t", (num_orientations, h, w))
+    planes = _WORKSPACE.get("planes_t", (num_orientations, h, w))
+    scratch = _WORKSPACE.get("scratch", (h, w))
     for t in range(num_orientations):
-        plane = planes[t]
-        np.subtract(position, np.float32(t), out=plane)
-        np.abs(plane, out=plane)
-        if t == 0:
-            np.subtract(np.float32(num_orientations), plane, out=d)
-            np.minimum(plane, d, out=plane)
-        np.subtract(np.float32(1), plane, out=plane)
-        np.maximum(plane, np.float32(0), out=plane)
-        plane *= magnitude
+        _orientation_weight(position, t, num_orientations, planes[t], scratch)
+        planes[t] *= magnitude
     if num_orientations <= 512:  # OpenCV's channel limit: interleave in C
         merged = cv2.merge(list(planes), dst=out)
         if merged is not out:
@@ -279,17 +469,25 @@ def _bin_offsets(bin_size: int, num_bins: int) -> np.ndarray:
     return np.float32(bin_size) * (np.arange(num_bins, dtype=np.float32) - np.float32(0.5 * (num_bins - 1)))
 
 
+@functools.lru_cache(maxsize=64)
 def _window(bin_size: int, num_bins: int, window_size: float) -> np.ndarray:
-    """exp(-(x - d_i)^2 / 2 sigma^2) for x in -(b-1)..(b-1), one row per bin i; float32."""
+    """exp(-(x - d_i)^2 / 2 sigma^2) for x in -(b-1)..(b-1), one row per bin i; float32
+    (cached: treat as read-only)."""
     x = np.arange(-bin_size + 1, bin_size, dtype=np.float32)
     sigma = np.float32(bin_size) * np.float32(window_size)
     z = (x[None, :] - _bin_offsets(bin_size, num_bins)[:, None]) / sigma
-    return np.exp(np.float32(-0.5) * z * z)
+    window = np.exp(np.float32(-0.5) * z * z)
+    window.setflags(write=False)
+    return window
 
 
+@functools.lru_cache(maxsize=64)
 def _triangle(bin_size: int) -> np.ndarray:
+    """1 - |x| / bin_size for x in -(b-1)..(b-1); float32 (cached: treat as read-only)."""
     x = np.arange(-bin_size + 1, bin_size, dtype=np.float32)
-    return np.float32(1) - np.abs(x) / np.float32(bin_size)
+    triangle = np.float32(1) - np.abs(x) / np.float32(bin_size)
+    triangle.setflags(write=False)
+    return triangle
 
 
 _ONE = np.ones(1, np.float32)
@@ -307,45 +505,138 @@ def _smooth(planes: np.ndarray, kernel: np.ndarray, axis: int, name: str) -> np.
     return result.reshape(planes.shape)
 
 
+def _bin_lattice(grid: DenseGrid) -> tuple[np.ndarray, int, int, int]:
+    """Image rows that the bins read, and where bin row ``by`` of descriptor row ``i`` is
+    among them: ``row0 + by * row_shift + row_step * i``.  With ``bin_size`` a multiple of
+    ``step`` every bin centre is on the lattice ``y0 + step m``; otherwise all rows from
+    the first bin centre to the last."""
+    nb, b, step = grid.num_bins, grid.bin_size, grid.step
+    if b % step == 0:
+        n_rows = grid.ny + (nb - 1) * (b // step)
+        return grid.y0 + step * np.arange(n_rows), 0, 1, b // step
+    n_rows = step * (grid.ny - 1) + b * (nb - 1) + 1
+    return grid.y0 + np.arange(n_rows), 0, step, b
+
+
+def _bin_columns(grid: DenseGrid) -> np.ndarray:
+    """Image column of bin ``bx`` of descriptor column ``j`` at position ``j * num_bins + bx``."""
+    return (grid.x0 + grid.step * np.arange(grid.nx)[:, None]
+            + grid.bin_size * np.arange(grid.num_bins)[None, :]).ravel()
+
+
+def _transpose(matrix: np.ndarray, name: str, pad: int = 0) -> np.ndarray:
+    """Transpose the first two axes of a C-contiguous (A, B) or (A, B, C) float32 array into a
+    workspace buffer (OpenCV for elements of up to 32 bytes), below ``pad`` spare rows:
+    returns the (B, A, ...) view, the buffer itself is ``(pad + B, A, ...)``."""
+    shape = (matrix.shape[1], matrix.shape[0]) + matrix.shape[2:]
+    out = _WORKSPACE.get(name, (pad + shape[0],) + shape[1:])[pad:]
+    if matrix.ndim == 2 or matrix.shape[2] * matrix.itemsize <= 32:
+        result = cv2.transpose(matrix, dst=out)
+        if result is not out:
+            out[...] = result.reshape(shape)
+    else:
+        out[...] = matrix.swapaxes(0, 1)
+    return out
+
+
+def _vlfeat_planes(gray: np.ndarray, num_orientations: int, pad: int = 0) -> np.ndarray:
+    """VLFeat's orientation planes, laid out (H, T, W) (row y: T planes of W values), float32,
+    below ``pad`` spare rows: returns the (H, T, W) view of a (pad + H, T, W) buffer.
+
+    Computed in blocks of rows small enough for the temporaries to stay in cache."""
+    h, w = gray.shape
+    t = num_orientations
+    gx, gy = _gradients(gray)
+    planes = _WORKSPACE.get("planes_htw", (pad + h, t, w))[pad:]
+    block = max(1, _BLOCK_VALUES // w)
+    for r0 in range(0, h, block):
+        r1 = min(h, r0 + block)
+        position, magnitude = _polar(gx[r0:r1], gy[r0:r1], t, True)
+        weight = _WORKSPACE.get("weight", position.shape)
+        scratch = _WORKSPACE.get("scratch", position.shape)
+        for k in range(t):
+            _orientation_weight(position, k, t, weight, scratch)
+            np.multiply(weight, magnitude, out=planes[r0:r1, k, :])
+    return planes
+
+
+def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
+    """Flat-window spatial binning as VLFeat computes it, bit for bit.
+
+    Orientation planes in VLFeat's fast math (:func:`_vlfeat_planes`), then VLFeat's
+    running-sum triangle filter (:func:`_vlfeat_triangle`) along y for every column, and
+    along x on the rows the bins read.  Both passes matter: each leaves in every bin a
+    rounding residue of ~1e-7 of the column's or row's total, and in a near-empty
+    descriptor (a flat or saturated patch crossed by rows and columns with strong edges)
+    that residue is what VLFeat normalises to unit length.
+
+    Returns ``expanded`` (rows, nx, num_bins * T) as :class:`_SharedKernelBins` takes it,
+    and the row geometry.
+    """
+    h, w = gray.shape
+    t = num_orientations
+    b = grid.bin_size
+    _vlfeat_planes(gray, t, pad=b)                      # into rows b.. of the "planes_htw" buffer
+    rows, row0, row_step, row_shift = _bin_lattice(grid)
+    n_rows = len(rows)
+    padded = _WORKSPACE.get("planes_htw", (b + h, t, w)).reshape(b + h, t * w)
+    lattice = slice(int(rows[0]), int(rows[-1]) + 1, int(rows[1] - rows[0]) if n_rows > 1 else 1)
+    along_y = _vlfeat_triangle(padded, b, lattice, "tri_y")                               # (R, T * W)
+    _transpose(along_y.reshape(n_rows * t, w), "tri_yt", pad=b)                           # (W, R * T)
+    padded = _WORKSPACE.get("tri_yt", (b + w, n_rows * t))
+    columns = _bin_columns(grid)
+    along_x = _vlfeat_triangle(padded, b, columns, "tri_x")                               # (nx * nb, R * T)
+    expanded = _transpose(along_x.reshape(len(columns), n_rows, t), "expanded")          # (R, nx * nb, T)
+    return expanded.reshape(n_rows, grid.nx, grid.num_bins * t), row0, row_step, row_shift
+
+
+def _flat_bins_opencv(planes: np.ndarray, grid: DenseGrid, kernel: np.ndarray):
+    """Flat-window spatial binning with OpenCV's separable filter (exact math); same output
+    as :func:`_flat_bins_vlfeat`."""
+    nb, b, step = grid.num_bins, grid.bin_size, grid.step
+    t = planes.shape[2]
+    if b % step == 0:  # bin centres on the lattice (x0 + step j, y0 + step i): smooth fewer rows
+        rows, row0, row_step, row_shift = _bin_lattice(grid)
+        picked = _smooth(planes, kernel, 0, "smooth_y")[rows[0]: rows[-1] + 1: step]
+        smoothed = _smooth(picked, kernel, 1, "smooth_x")
+    else:  # one 2-D call: faster than two 1-D passes
+        smoothed = _smooth(planes, kernel, 2, "smooth_xy")
+        row0, row_step, row_shift = grid.y0, step, b
+    columns = _bin_columns(grid)
+    expanded = _WORKSPACE.get("expanded", (smoothed.shape[0], len(columns), t))
+    np.take(smoothed, columns, axis=1, out=expanded, mode="clip")
+    return expanded.reshape(smoothed.shape[0], grid.nx, nb * t), row0, row_step, row_shift
+
+
 class _SharedKernelBins:
     """Spatial binning when every bin uses the same kernels (the flat window).
 
-    The planes are smoothed once; ``expanded[r, j, bx] = smoothed[r, x0 + bx b + step j]``
-    (one ``np.take`` of whole 8-value pixels) holds, for every image row r that any bin
-    reads, the four bins of descriptor column j side by side.  Bin row ``by`` of descriptor
-    row i is then ``expanded[row(by, i)]`` times the bin weights: one strided copy with runs
-    of ``num_bins * T`` contiguous values.  Per-descriptor sums and sums of squares come from
-    per-(r, j) weighted sums of ``expanded``, 16x cheaper than from the descriptors.
+    ``expanded[r, j, bx * T + t]`` is the smoothed plane t at bin row r and at the column of
+    bin bx of descriptor column j: the four bins of descriptor column j side by side.  Bin
+    row ``by`` of descriptor row i is then ``expanded[row0 + by * row_shift + row_step * i]``
+    times the bin weights: one strided copy with runs of ``num_bins * T`` contiguous values.
+    Per-descriptor sums and sums of squares come from per-(r, j) weighted sums of
+    ``expanded``, 16x cheaper than from the descriptors.
     """
 
-    def __init__(self, planes, grid: DenseGrid, kernel, wy, wx):
-        nb, b, step = grid.num_bins, grid.bin_size, grid.step
-        t = planes.shape[2]
-        if b % step == 0:  # bin centres on the lattice (x0 + step j, y0 + step i): smooth fewer rows
-            n_rows = grid.ny + (nb - 1) * (b // step)
-            rows = _smooth(planes, kernel, 0, "smooth_y")[grid.y0: grid.y0 + step * (n_rows - 1) + 1: step]
-            smoothed = _smooth(rows, kernel, 1, "smooth_x")
-            self.row0, self.row_step, self.row_shift = 0, 1, b // step
-        else:  # one 2-D call: faster than two 1-D passes
-            smoothed = _smooth(planes, kernel, 2, "smooth_xy")
-            self.row0, self.row_step, self.row_shift = grid.y0, step, b
-        h, w = smoothed.shape[0], smoothed.shape[1]
-        columns = (grid.x0 + step * np.arange(grid.nx)[:, None] + b * np.arange(nb)[None, :]).ravel()
-        self.expanded = _WORKSPACE.get("expanded", (h, grid.nx * nb, t))
-        np.take(smoothed, columns, axis=1, out=self.expanded, mode="clip")
-        self.expanded = self.expanded.reshape(h, grid.nx, nb * t)
+    def __init__(self, expanded, row0: int, row_step: int, row_shift: int, grid: DenseGrid, wy, wx):
+        nb = grid.num_bins
+        h = expanded.shape[0]
+        t = expanded.shape[2] // nb
+        self.expanded = expanded
+        self.row0, self.row_step, self.row_shift = row0, row_step, row_shift
         # Bin (bx, by) is scaled by wy[by] * wx[bx] when copied out (fill); the
-        # per-descriptor sums use per-pixel sums of the smoothed planes.
+        # per-descriptor sums use per-bin sums over the orientations.
         wx = np.asarray(wx, np.float32)
         self.weights = (np.asarray(wy, np.float32)[:, None, None] * wx[None, :, None]
                         * np.ones((1, 1, t), np.float32)).reshape(nb, nb * t)
-        flat = smoothed.reshape(h * w, t)
+        flat = expanded.reshape(-1, t)
         ones = np.ones(t, np.float32)
-        pixel_sum = (flat @ ones).reshape(h, w)        # matrix-vector products: numpy's reductions
-        squared = _WORKSPACE.get("squared", flat.shape)  # over a short last axis are ~8x slower
-        pixel_sq = (np.square(flat, out=squared) @ ones).reshape(h, w)
-        self.row_sum = np.take(pixel_sum, columns, axis=1, mode="clip").reshape(h, grid.nx, nb) @ wx
-        self.row_sq = np.take(pixel_sq, columns, axis=1, mode="clip").reshape(h, grid.nx, nb) @ (wx * wx)
+        bin_sum = (flat @ ones).reshape(h, grid.nx, nb)        # matrix-vector products: numpy's reductions
+        squared = _WORKSPACE.get("squared", flat.shape)         # over a short last axis are ~8x slower
+        bin_sq = (np.square(flat, out=squared) @ ones).reshape(h, grid.nx, nb)
+        self.row_sum = bin_sum @ wx
+        self.row_sq = bin_sq @ (wx * wx)
         self.wy = [np.float32(v) for v in wy]
         self.grid = grid
 
@@ -401,22 +692,16 @@ class _PerBinKernelBins:
         return None
 
 
-def _normalize(descriptors: np.ndarray, vlfeat_math: bool = False, squared: np.ndarray | None = None) -> np.ndarray:
+def _normalize(descriptors: np.ndarray, squared: np.ndarray | None = None) -> np.ndarray:
     """L2-normalise, clamp at 0.2, L2-normalise, in place.
 
     VLFeat divides by ``n1 = sqrt(sum d^2) + eps``, clamps at 0.2 and divides by
-    ``n2 = sqrt(sum clamped^2) + eps``, where its square root returns 0 below 1e-8.  With
-    exact math the same result takes fewer passes: ``m = min(d, 0.2 n1)`` scaled by
-    ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm).  ``squared``
-    (optional) holds the squared norms of the rows, when known.
+    ``n2 = sqrt(sum clamped^2) + eps``, where its square root returns 0 below 1e-8.  The
+    same result (to float rounding) takes fewer passes: ``m = min(d, 0.2 n1)`` scaled by
+    ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm; VLFeat's second
+    cut-off only acts on descriptors of entries below ~1e-11).  ``squared`` (optional)
+    holds the squared norms of the rows, when known.
     """
-    if vlfeat_math:
-        for _ in range(2):
-            norm = fast_sqrt(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F
-            descriptors /= norm[:, None]
-            if _ == 0:
-                np.minimum(descriptors, CLAMP, out=descriptors)
-        return descriptors
     if squared is None:
         squared = np.einsum("ij,ij->i", descriptors, descriptors)
     n1 = np.where(squared < np.float32(1e-8), np.float32(0), np.sqrt(squared)) + VL_EPSILON_F
@@ -452,11 +737,8 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     contrast_threshold : float, optional
         Descriptors whose contrast (frame column 2) is below it are set to zero.
     vlfeat_math : bool or None
-        Reproduce VLFeat's fast ``atan2``/``sqrt`` approximations instead of exact math.
-        None (default) chooses what agrees best with VLFeat: the approximations with the
-        Gaussian window (then descriptors equal VLFeat's to float rounding), exact math with
-        the flat window (equally close there, because VLFeat's integral-image filter adds
-        rounding noise of its own, and faster).
+        VLFeat's arithmetic (fast ``atan2``/``sqrt``, running sums; see the module
+        docstring) when True or None (default); exact math and OpenCV's filters when False.
     out : ndarray of shape (n, num_bins**2 * num_orientations), float32, optional
         Where to write the descriptors (rows must be contiguous; e.g. a column block of a
         wider array); ``n`` is given by :func:`dense_grid`.
@@ -475,26 +757,48 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     window_size = check_positive_real(window_size, "window_size")
     gray = as_float_image(image)
     grid = dense_grid(*gray.shape, step=step, bin_size=bin_size, num_bins=num_bins, bounds=bounds)
-    if vlfeat_math is None:
-        vlfeat_math = not fast
-    planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
-                                out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
-    triangle = _triangle(bin_size)
-    window = _window(bin_size, num_bins, window_size)
-    if fast:
-        weight = window.mean(axis=1, dtype=np.float32)  # VLFeat: mean of the window over the bin
-        bins = _SharedKernelBins(planes, grid, triangle, weight, weight)
-    else:
-        kernels = [triangle * window[i] for i in range(num_bins)]
-        bins = _PerBinKernelBins(planes, grid, kernels, kernels)
+    # VLFeat's running-sum residue only matters in descriptors of tiny contrast
+    running_sums = contrast_threshold is None or contrast_threshold < _RESIDUE_FREE_CONTRAST
+    return _dense_sift(gray, grid, fast=fast, window_size=window_size, num_orientations=num_orientations,
+                       contrast_threshold=contrast_threshold, vlfeat_math=vlfeat_math, out=out,
+                       running_sums=running_sums)
+
+
+def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: float, num_orientations: int,
+                contrast_threshold, vlfeat_math, out, running_sums: bool):
+    """:func:`dense_sift` on a validated float32 image and grid."""
+    bin_size, num_bins = grid.bin_size, grid.num_bins
     n, dim = grid.ny * grid.nx, num_bins * num_bins * num_orientations
     if out is None:
         descriptors = np.empty((n, dim), np.float32)
     else:
-        if out.shape != (n, dim) or out.dtype != np.float32 or out.strides[1] != 4:
+        if out.shape != (n, dim) or out.dtype != np.float32 or (out.size and out.strides[1] != 4):
             raise ValueError(f"out: expected a float32 array of shape {(n, dim)} with contiguous rows, "
                              f"got {out.dtype} {out.shape}")
         descriptors = out
+    if n == 0:
+        return np.zeros((0, 4)), descriptors
+    if vlfeat_math is None:
+        vlfeat_math = True
+    triangle = _triangle(bin_size)
+    window = _window(bin_size, num_bins, window_size)
+    if fast:
+        # VLFeat: the bin's share of the window is its mean over the bin; the unit-area
+        # triangle of the running-sum filter is rescaled to unit height by the bin size
+        weight = window.mean(axis=1, dtype=np.float32)
+        if vlfeat_math and running_sums:
+            weight = weight * np.float32(bin_size)
+            layout = _flat_bins_vlfeat(gray, grid, num_orientations)
+        else:
+            planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
+                                        out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
+            layout = _flat_bins_opencv(planes, grid, triangle)
+        bins = _SharedKernelBins(*layout, grid, weight, weight)
+    else:
+        planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
+                                    out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
+        kernels = [triangle * window[i] for i in range(num_bins)]
+        bins = _PerBinKernelBins(planes, grid, kernels, kernels)
     contrast = np.empty(n, np.float32)
     rows_per_chunk = max(1, _CHUNK_VALUES // (grid.nx * dim))
     for i0 in range(0, grid.ny, rows_per_chunk):
@@ -508,7 +812,7 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
         else:
             contrast[i0 * grid.nx: i1 * grid.nx] = sums[0].ravel()
             squared = sums[1].ravel()
-        _normalize(chunk, vlfeat_math, squared)
+        _normalize(chunk, squared)
     contrast /= np.float32(grid.span * grid.span)
     if contrast_threshold is not None:
         descriptors[contrast < contrast_threshold] = 0
@@ -594,6 +898,7 @@ def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast
     sizes = [check_positive_int(s, "sizes") for s in np.atleast_1d(sizes).tolist()]
     step = check_positive_int(step, "step")
     magnif = check_positive_real(magnif, "magnif")
+    window_size = check_positive_real(window_size, "window_size")
     im = as_float_image(image, channels=None)
     if color == "gray":
         channels = (rgb_to_gray(im) if im.ndim == 3 else im)[:, :, None]
@@ -609,14 +914,17 @@ def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast
     frames = np.empty((sum(counts), 4))
     descriptors = np.empty((sum(counts), 128 * n_channels), np.float32)
     start = 0
-    for size, off, count in zip(sizes, offsets, counts):
+    running_sums = contrast_threshold is None or contrast_threshold < _RESIDUE_FREE_CONTRAST
+    for size, grid, count in zip(sizes, grids, counts):
+        if count == 0:  # VLFeat: a size whose descriptor does not fit gives none
+            continue
         rows = slice(start, start + count)
         smoothed = smooth_gaussian(channels, size / magnif).reshape(channels.shape)
         contrasts = []
         for k in range(n_channels):
-            f, _ = dense_sift(smoothed[:, :, k], step=step, bin_size=size, bounds=(off, off, np.inf, np.inf),
-                              fast=fast, window_size=window_size, vlfeat_math=vlfeat_math,
-                              out=descriptors[rows, 128 * k: 128 * (k + 1)])
+            f, _ = _dense_sift(np.ascontiguousarray(smoothed[:, :, k]), grid, fast=fast, window_size=window_size,
+                               num_orientations=8, contrast_threshold=None, vlfeat_math=vlfeat_math,
+                               out=descriptors[rows, 128 * k: 128 * (k + 1)], running_sums=running_sums)
             contrasts.append(f[:, 2])
             if k == 0:
                 frames[rows] = f

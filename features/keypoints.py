@@ -80,6 +80,8 @@ def opencv_dense_sift(image, *, step: int = 4, bin_size: int = 8):
 
     gray = as_float_image(image)
     grid = dense_grid(*gray.shape, step=check_positive_int(step, "step"), bin_size=check_positive_int(bin_size, "bin_size"))
+    if grid.nx == 0:  # thin image: no descriptor fits, as in dense_sift
+        return np.zeros((0, 2)), np.zeros((0, 128), np.float32)
     xs, ys = grid.centers()
     size = bin_size / OPENCV_BIN_PER_SIZE
     keypoints = [cv2.KeyPoint(float(x), float(y), size, 0.0) for y in ys for x in xs]
