@@ -111,7 +111,7 @@ def test_word_fisher_and_evidence_figures(model, fisher_model, tmp_path):
     w = ex.explain_words(IMAGE, tmp_path, model)
     assert w["counts"].sum() == len(w["frames"]) == len(w["words"])
     f = ex.explain_fisher(IMAGE, tmp_path, fisher_model)
-    assert f["energy"].sum() == pytest.approx(1.0, abs=1e-5) and f["mass"].sum() == pytest.approx(1.0)
+    assert f["energy"].sum() == pytest.approx(1.0, abs=1e-5) and f["mass"].sum() == pytest.approx(1.0, abs=1e-5)
     e = ex.explain_evidence(IMAGE, tmp_path, model)
     # through the chi2 feature map too, the patches' evidence plus the bias is the classifier's score
     assert e["evidence"].sum() + e["bias"] == pytest.approx(e["scores"][e["top5"][0]], rel=1e-5, abs=1e-6)
