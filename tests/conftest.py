@@ -34,7 +34,7 @@ def needs_shared(path, what: str):
     """Mark a test that needs a file of the project's shared data: skipped (saying why) where the
     data is absent, but under ``CI=true`` the missing data is an error (CI has it)."""
     if Path(path).exists():
-        return pytest.mark.usefixtures()
+        return pytest.mark.shared_data
     if IN_CI:
         return pytest.mark.usefixtures("_shared_data_missing")
     return pytest.mark.skip(reason=f"needs {what} at {path}; set ILSVRC_DEVKIT_DATA")
