@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._files import atomic_write, file_digest
+from .files import atomic_write, file_digest
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 import numpy as np
 
 from . import stats
 from .errors import InputError
+from .files import atomic_write
 from .formats import FORMATS
 from .label_order import FORMS, convert_submission
 from .synsets import SynsetTable
@@ -174,11 +174,7 @@ def _emit(lines: list[str], summary: dict, json_path: str | None) -> None:
         print(f"warning: {warning}", file=sys.stderr)
     print("\n".join(lines))
     if json_path:
-        tmp = json_path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(summary, handle, indent=1, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, json_path)
+        atomic_write(json_path, json.dumps(summary, indent=1, allow_nan=False) + "\n")
 
 
 def _run_cls(args) -> int:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import formats
+from . import formats, stats
 from . import ground_truth as gt_io
-from . import stats
 from .errors import InputError
 from .label_order import suspect_label_order
 from .metrics.classification import flat_errors, hierarchical_costs

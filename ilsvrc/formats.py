@@ -38,14 +38,23 @@ import re
 
 import numpy as np
 
-from ._files import atomic_write
 from ._text import source_name
 from .errors import InputError
+from .files import atomic_write
 from .ground_truth import ImageList
 from .label_order import relabel_lines
-from .submissions import (MAX_GUESSES, DetSubmission, LocSubmission, _fmt, read_cls_submission,
-                          read_det_submission, read_loc_submission, write_cls_submission, write_det_submission,
-                          write_loc_submission)
+from .submissions import (
+    MAX_GUESSES,
+    DetSubmission,
+    LocSubmission,
+    _fmt,
+    read_cls_submission,
+    read_det_submission,
+    read_loc_submission,
+    write_cls_submission,
+    write_det_submission,
+    write_loc_submission,
+)
 from .synsets import SynsetTable
 
 FORMATS = {"cls": ("devkit", "sorted-index", "wnid", "kaggle-csv"),

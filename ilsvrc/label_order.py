@@ -22,9 +22,9 @@ import re
 
 import numpy as np
 
-from ._files import atomic_write
 from ._text import read_token_lines
 from .errors import InputError
+from .files import atomic_write
 from .metrics.classification import flat_errors
 from .synsets import SynsetTable
 

@@ -25,9 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._text import check_integral, iter_token_blocks, parse_rows, rows_wider_than, source_name
-from ._files import atomic_write
+from ._text import (
+    check_integral,
+    iter_token_blocks,
+    parse_rows,
+    rows_wider_than,
+    source_name,
+)
 from .errors import InputError
+from .files import atomic_write
 from .ground_truth import ImageList
 
 MAX_GUESSES = 5

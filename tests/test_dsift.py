@@ -6,11 +6,19 @@ import math
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from benchmarks import agreement
-from conftest import DATA
-from features.dsift import (dense_grid, dense_sift, fast_atan2, fast_sqrt, orientation_planes, phow,
-                            smooth_gaussian, to_vlfeat_uint8)
+from features.dsift import (
+    dense_grid,
+    dense_sift,
+    fast_atan2,
+    fast_sqrt,
+    orientation_planes,
+    phow,
+    smooth_gaussian,
+    to_vlfeat_uint8,
+)
 
 GOLDEN = DATA / "vlfeat_golden.npz"
 CONFIGS = {"fast_s4_b8": dict(step=4, bin_size=8, fast=True),
@@ -283,7 +291,9 @@ def test_thin_image_gives_no_descriptors_with_the_right_shape(shape, fast, rng):
     assert dense_sift(rng.random(shape).astype(np.float32), step=4, bin_size=8, out=out)[1] is out
     frames, desc = dense_sift(np.zeros(shape, np.uint8), step=1, bin_size=1, num_bins=2)
     assert len(frames) == max(shape[0] - 1, 0) * max(shape[1] - 1, 0) and desc.shape == (len(frames), 32)
-    from features.keypoints import opencv_dense_sift   # the OpenCV baseline on the same grid
+    from features.keypoints import (
+        opencv_dense_sift,  # the OpenCV baseline on the same grid
+    )
 
     frames, desc = opencv_dense_sift(rng.random(shape).astype(np.float32), step=4, bin_size=8)
     assert frames.shape == (0, 2) and desc.shape == (0, 128)

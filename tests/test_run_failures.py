@@ -78,18 +78,18 @@ def test_a_damaged_store_shard_is_named_with_the_command_that_repairs_it(tmp_pat
 
 
 def test_a_full_disk_names_the_file_being_written(tmp_path, monkeypatch, capsys):
-    from experiments.scale import cache
+    from ilsvrc import files
 
     real_fsync = os.fsync
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(cache.os, "fsync", full)
+    monkeypatch.setattr(files.os, "fsync", full)
     assert main(_config(tmp_path)) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and str(tmp_path / "cache") in err and ".npz" in err
-    monkeypatch.setattr(cache.os, "fsync", real_fsync)
+    monkeypatch.setattr(files.os, "fsync", real_fsync)
     assert not list((tmp_path / "cache").rglob(".tmp-*"))        # no half-written files left behind
 
 

@@ -124,7 +124,7 @@ def test_killed_run_resumes_without_losing_or_recomputing(tmp_path):
 
 
 def _by_path(store, paths):
-    from experiments.scale.cache import file_digest
+    from ilsvrc.files import file_digest
 
     keys, _, rows = store.read_all()
     index = {k: i for i, k in enumerate(keys.tolist())}

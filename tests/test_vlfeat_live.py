@@ -9,13 +9,13 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import DATA
+from test_dsift import assert_equals_vlfeat_bytes, cosine_stats
+
 from benchmarks import vlfeat_reference
 from features.color import rgb_to_gray
 from features.dsift import dense_sift, phow
 from features.image_io import load_gray
-from test_dsift import assert_equals_vlfeat_bytes, cosine_stats
 
 sys.path.insert(0, str(DATA))
 from make_vlfeat_fixtures import overexposed_rgb  # noqa: E402

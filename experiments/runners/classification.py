@@ -41,10 +41,11 @@ from features.encoding import (
 from features.local import DescriptorPCA, LocalFeatures
 from ilsvrc.datasets import Split
 from ilsvrc.errors import InputError
+from ilsvrc.files import file_digest
 
 from ..config import ExperimentConfig, config_from_dict, sweep_label, with_value
 from ..datasets import open_classification_data
-from ..scale.cache import ContentCache, code_version, file_digest
+from ..scale.cache import ContentCache, code_version
 from .common import (
     FEATURE_CODE,
     WORKER_MALLOC,

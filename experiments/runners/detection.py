@@ -30,10 +30,11 @@ from features.encoding.histograms import normalize_bow, pyramid_word_counts
 from features.encoding.regions import WordIntegral
 from features.image_io import load_image, shrink_to_max_side
 from ilsvrc.errors import InputError
+from ilsvrc.files import file_digest
 
 from ..config import ExperimentConfig
 from ..datasets import BoxedImageDataset, check_boxes_in_image, open_boxed_data
-from ..scale.cache import ContentCache, code_version, file_digest
+from ..scale.cache import ContentCache, code_version
 from .common import (
     FEATURE_CODE,
     cached_map,

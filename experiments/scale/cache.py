@@ -13,36 +13,19 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
-import os
-import tempfile
 import zipfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from ilsvrc.files import atomic_write
+
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it into place."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:              # disk full, quota, permissions: name the file being written
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise OSError(exc.errno, f"cannot write: {exc.strerror}", str(path)) from None
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` beside ``path``, flush it to disk, rename it into place (see
+    :func:`ilsvrc.files.atomic_write`)."""
+    atomic_write(path, data, sync=True)
 
 
 def npz_bytes(**arrays) -> bytes:
@@ -58,20 +41,6 @@ def npz_bytes(**arrays) -> bytes:
             with archive.open(info, "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
     return buf.getvalue()
-
-
-def file_digest(path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (a path, or an object with ``read_bytes()``: an archive member)."""
-    if not isinstance(path, (str, os.PathLike)) and callable(getattr(path, "read_bytes", None)):
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while True:
-            block = handle.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 @lru_cache(maxsize=None)

@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from .cache import file_digest
+from ilsvrc.files import file_digest
+
 from .parallel import Execution, map_images
 from .store import FeatureStore
 

@@ -58,8 +58,9 @@ from pathlib import Path
 import numpy as np
 
 from ilsvrc.errors import InputError
+from ilsvrc.files import file_digest
 
-from .cache import atomic_write_bytes, file_digest, npz_bytes
+from .cache import atomic_write_bytes, npz_bytes
 
 MANIFEST = "manifest.json"
 STORE_KINDS = ("float32", "float16", "pq")

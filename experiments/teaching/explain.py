@@ -374,8 +374,9 @@ def partition_after(hierarchy, labels: np.ndarray, n_merges: int) -> np.ndarray:
 def known_boxes(image_path) -> np.ndarray:
     """The annotated boxes of ``image_path`` when it is one of the embedded boxed images
     (matched by content, wherever the file lies); else an empty (0, 4) array."""
+    from ilsvrc.files import file_digest
+
     from ..datasets import BoxedImageDataset
-    from ..scale.cache import file_digest
 
     boxed = ROOT / "data" / "caltech101_boxes" / "boxes.csv"
     if not boxed.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .._files import atomic_write
+from ..files import atomic_write
 from ..formats import FORMATS
 
 _ALL_FORMATS = tuple(dict.fromkeys(f for task in FORMATS.values() for f in task))

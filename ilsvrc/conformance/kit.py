@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import formats
-from .._files import atomic_write
 from ..errors import InputError
+from ..files import atomic_write
 from ..submissions import _fmt
 from ..synsets import SynsetTable
 from .cases import RULES, Case, all_cases

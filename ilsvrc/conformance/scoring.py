@@ -20,10 +20,22 @@ import numpy as np
 
 from .. import formats
 from ..evaluation import ClsEvaluation, LocEvaluation, _nan_to_none, load_cost_matrix
-from ..ground_truth import (ObjectTable, load_clsloc_boxes, load_det_ground_truth, read_class_labels,
-                            read_clsloc_blacklist, read_det_blacklist, read_image_list)
+from ..ground_truth import (
+    ObjectTable,
+    load_clsloc_boxes,
+    load_det_ground_truth,
+    read_class_labels,
+    read_clsloc_blacklist,
+    read_det_blacklist,
+    read_image_list,
+)
 from ..metrics.classification import flat_errors, hierarchical_costs
-from ..metrics.detection import DetectionMatches, evaluate_detection, match_detections, rank_detections
+from ..metrics.detection import (
+    DetectionMatches,
+    evaluate_detection,
+    match_detections,
+    rank_detections,
+)
 from ..metrics.localization import localization_error, localization_errors
 from ..stats import WeightedAP
 from ..submissions import MAX_GUESSES

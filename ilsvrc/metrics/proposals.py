@@ -144,7 +144,9 @@ def plot_recall_curves(curves: dict, path, title: str = "Proposal recall against
 
     ``curves`` maps a method name to the dict of :func:`recall_curve`.
     """
-    from matplotlib.figure import Figure            # no pyplot: the caller's backend is left alone
+    from matplotlib.figure import (
+        Figure,  # no pyplot: the caller's backend is left alone
+    )
 
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.subplots()
