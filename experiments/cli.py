@@ -98,8 +98,9 @@ def _verify_store(args) -> int:
         return 2
     bad = 0
     for d in dirs:
-        store = open_store(d)
+        store = open_store(d, writer=args.repair)
         problems = store.verify(repair=args.repair)
+        store.close()
         print(f"{d}: {len(store.shards)} shard(s), {len(store)} image(s), {len(store.failures)} failed image(s): "
               + ("OK" if not problems else f"{len(problems)} problem(s)" + (" (repaired)" if args.repair else "")))
         for p in problems:

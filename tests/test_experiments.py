@@ -226,13 +226,16 @@ def test_store_backed_run_streams_and_resumes(tmp_path):
     second run computes nothing (the stores hold every image)."""
     from experiments.scale.store import open_store
 
-    text = TINY.replace("[classifier]\n", "[classifier]\nalpha = 1e-3\nepochs = 20\n") + (
+    text = TINY.replace("[classifier]\n", "[classifier]\nalpha = 1e-3\nepochs = 20\nvalidation_images = 2\n") + (
         f'cache = "{tmp_path / "cache"}"\nstore = "float16"\nstore_dir = "{tmp_path / "store"}"\nshard_size = 8\n')
     cfg = _write(tmp_path, text)
     argv = ["run", str(cfg), "--data", str(DEMO), "--output", str(tmp_path / "runs"), "--quiet"]
     assert main(argv) == 0
     split = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())["variants"][0]["splits"][0]
-    assert split["n_train"] == 30 and split["n_test"] == 30 and split["accuracy"] >= 0.6
+    # 1 of the 30 training images (at most 5%) is held out to report the error after every epoch
+    assert split["n_train"] == 29 and split["n_test"] == 30 and split["accuracy"] >= 0.6
+    history = split["classifier"]["history"]
+    assert len(history) == 20 and split["classifier"]["validation_images"] == 1 and "val_top1" in history[0]
     stores = [open_store(m.parent) for m in (tmp_path / "store").glob("*/manifest.json")]
     assert sorted(len(s) for s in stores) == [30, 30] and all(s.verify() == [] for s in stores)
     assert all(len(s.shards) == 4 for s in stores)              # 8 images per shard

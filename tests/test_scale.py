@@ -148,8 +148,11 @@ def test_verify_detects_a_corrupt_shard_and_repair_recomputes_it(tmp_path):
     from experiments.cli import main
 
     assert main(["store", "verify", str(store.dir)]) == 1
+    # repairing takes the store's writer lock: not while another writer (here: this test's) holds it
+    assert main(["store", "verify", str(tmp_path), "--repair"]) == 2
+    store.close()
     assert main(["store", "verify", str(tmp_path), "--repair"]) == 0      # repaired: success
-    repaired = open_store(store.dir)
+    repaired = open_store(store.dir, writer=True)
     assert repaired.verify() == [] and len(repaired) == len(items) - 2
     assert victim.name not in {s.name for s in repaired.shards}
     stats = encode_into_store(repaired, items, digest_vector, lambda s: (s.path,), Execution(n_jobs=1),

@@ -135,7 +135,7 @@ def _hash_files(samples, progress: bool) -> list:
 
 
 # --------------------------------------------------------------------------- signatures and classifiers
-def _in_memory(cfg, pipeline, split, digests, n_classes, cache, progress):
+def _in_memory(cfg, pipeline, split, digests, cache, progress):
     """Signatures through the content cache, all in memory; a LinearSVMClassifier."""
     train, test = split.train, split.test
     images = train + test
@@ -176,85 +176,123 @@ def _top(scores: np.ndarray, classes: np.ndarray, k: int = 5) -> np.ndarray:
     return np.asarray(classes)[order]
 
 
-def _streamed(cfg, pipeline, split, digests, n_classes, progress):
+def _product_quantiser(cfg, pipeline, split):
+    """The PQ codec of ``run.store = "pq"``, learned from a seeded sample of about 1,024
+    training signatures (unreadable images skipped, as in any run)."""
+    from ..scale.parallel import PER_IMAGE_ERRORS
+    from ..scale.store import PQCodec
+
+    sample = split.train[:: max(1, len(split.train) // 1024)]
+    vectors = []
+    with phase(f"product quantiser from {len(sample)} training signatures"):
+        for s in sample:
+            try:
+                vectors.append(pipeline.encode(s.path))
+            except PER_IMAGE_ERRORS as exc:
+                log.warning("skipped: %s", exc)
+        try:
+            return PQCodec(sub_dim=cfg.run.pq_sub_dim, seed=split.seed).fit(np.stack(vectors))
+        except ValueError as exc:
+            raise InputError(str(exc), field="run.pq_sub_dim") from None
+
+
+def _store_of(cfg, pipeline, split, role: str, keys, codec):
+    """The feature store of one role (``"train"`` / ``"test"``) of a split: named by the settings,
+    the code, the seed and the image set."""
+    from ..scale.store import FeatureStore
+
+    r = cfg.run
+    config = {"pipeline": pipeline.fingerprint(), "code": code_version(*FEATURE_CODE), "seed": split.seed,
+              "store": r.store, "pq_sub_dim": r.pq_sub_dim if r.store == "pq" else None, "role": role,
+              "images": file_digest_of_keys(sorted(set(keys)))}
+    return FeatureStore(r.store_dir, config, dtype="float16" if r.store == "float16" else "float32", codec=codec,
+                        shard_size=r.shard_size, seed=split.seed)
+
+
+def _held_out(shards, counts, classes, wanted: int):
+    """Hold out the first rows of the first shard (a random sample of the images, by the
+    store's construction) to report the error after every epoch: at most ``wanted`` and at
+    most 5% of the training images; the loaders of the rest and the class counts trained on."""
+    total = int(counts.sum())
+    n_val = min(wanted, total // 20)
+    if not n_val or len(shards) < 2:
+        return shards, counts, None
+    rows, y = shards[0]()
+    n_val = min(n_val, len(y) // 2)
+    validation = (rows[:n_val], y[:n_val])
+    first = shards[0]
+    shards = [lambda: tuple(a[n_val:] for a in first())] + shards[1:]
+    counts = counts - np.array([np.count_nonzero(validation[1] == k) for k in classes])
+    return shards, counts, validation
+
+
+def _streamed(cfg, pipeline, split, digests, progress):
     """Signatures streamed into two feature stores (training and test images); streaming SGD
     over the training store's shards; predictions shard by shard.  Memory: a few shards."""
     from baselines.streaming import StreamingSGDClassifier
 
     from ..scale.extract import encode_into_store, signature_job
-    from ..scale.store import FeatureStore, PQCodec
 
     r, c = cfg.run, cfg.classifier
-    dtype = "float16" if r.store == "float16" else "float32"
-    base = {"pipeline": pipeline.fingerprint(), "code": code_version(*FEATURE_CODE), "seed": split.seed,
-            "store": r.store}
-    codec = None
-    if r.store == "pq":
-        sample = split.train[:: max(1, len(split.train) // 1024)]
-        with phase(f"product quantiser from {len(sample)} training signatures"):
-            vectors = [pipeline.encode(s.path) for s in sample]
-            codec = PQCodec(sub_dim=r.pq_sub_dim, seed=split.seed).fit(np.stack(vectors))
-    stores, stats = {}, {}
-    for role, samples, keys in (("train", split.train, digests[:len(split.train)]),
-                                ("test", split.test, digests[len(split.train):])):
-        images = sorted(set(keys))
-        listing = file_digest_of_keys(images)
-        stores[role] = FeatureStore(r.store_dir, {**base, "role": role, "images": listing}, dtype=dtype, codec=codec,
-                                    shard_size=r.shard_size, seed=split.seed)
-        stats[role] = encode_into_store(stores[role], samples, signature_job, lambda s: (pipeline, s.path),
-                                        execution_of(cfg), keys=keys, progress=progress,
-                                        desc=f"{role} signatures (seed {split.seed})")
-    train_store = stores["train"]
-    labels = np.concatenate([train_store.read_labels(s) for s in train_store.shards]) if train_store.shards \
-        else np.zeros(0, np.int64)
-    classes, counts = np.unique(labels, return_counts=True)
-    if len(classes) < 2:
-        raise InputError(f"the training store holds {len(classes)} class(es); at least 2 are needed")
-    fmap = feature_map_of(c.feature_map)                  # stateless maps, applied shard by shard
-    shards = [(lambda load=load: (lambda rows, y: (_mapped(fmap, rows), y))(*load()))
-              for load in train_store.shard_loaders()]
-    validation = None
-    if c.validation_images and len(shards) > 1:
-        # the held-out rows: the first ones of the first shard (a random sample by construction)
-        rows, y = shards[0]()
-        n_val = min(c.validation_images, len(y) // 2)
-        validation = (rows[:n_val], y[:n_val])
-        first = shards[0]
-        shards[0] = lambda first=first, n_val=n_val: tuple(a[n_val:] for a in first())
-        counts = counts - np.array([np.count_nonzero(validation[1] == k) for k in classes])
-    clf = StreamingSGDClassifier(alpha=c.alpha, epochs=c.epochs, batch_size=c.batch_size, verbose=True,
-                                 random_state=split.seed)
-    with phase(f"streaming SGD ({len(classes)} classes, {len(labels)} images in {len(shards)} shards, "
-               f"{c.epochs} epochs)"):
-        clf.fit_shards(shards, classes, class_counts=np.maximum(counts, 1), validation=validation)
-    positions: dict = {}
-    for i, key in enumerate(stats["test"]["keys"]):
-        positions.setdefault(key, []).append(i)           # identical files share one stored row
-    k = min(5, len(classes))
-    top5 = np.zeros((len(split.test), k), np.int64)
-    found = np.zeros(len(split.test), bool)
-    for keys, _, rows in stores["test"].iter_shards():
-        pred = clf.classes_[clf.top_k(_mapped(fmap, rows), k)]
-        for key, p in zip(keys.tolist(), pred):
-            for i in positions.get(key, ()):
-                top5[i], found[i] = p, True
-    train_keys = train_store.done_keys()
-    keep_train = [i for i, key in enumerate(stats["train"]["keys"]) if key in train_keys]
-    keep_test = np.flatnonzero(found).tolist()
-    def reason(role, key, path):
-        known = stores[role].failures.get(key)
-        return known["error"] if known else f"{path}: no stored signature"
+    codec = _product_quantiser(cfg, pipeline, split) if r.store == "pq" else None
+    keys = {"train": digests[:len(split.train)], "test": digests[len(split.train):]}
+    samples = {"train": split.train, "test": split.test}
+    stores = {}
+    try:
+        for role in ("train", "test"):
+            stores[role] = _store_of(cfg, pipeline, split, role, keys[role], codec)
+            encode_into_store(stores[role], samples[role], signature_job, lambda s: (pipeline, s.path),
+                              execution_of(cfg), keys=keys[role], progress=progress,
+                              desc=f"{role} signatures (seed {split.seed})")
+        train_store = stores["train"]
+        labels = np.concatenate([train_store.read_labels(sh) for sh in train_store.shards]) if train_store.shards \
+            else np.zeros(0, np.int64)
+        classes, counts = np.unique(labels, return_counts=True)
+        if len(classes) < 2:
+            raise InputError(f"the training store holds {len(classes)} class(es); at least 2 are needed")
+        fmap = feature_map_of(c.feature_map)                  # stateless maps, applied shard by shard
+        shards = [(lambda load=load: (lambda rows, y: (_mapped(fmap, rows), y))(*load()))
+                  for load in train_store.shard_loaders()]
+        shards, counts, validation = _held_out(shards, counts, classes, c.validation_images)
+        clf = StreamingSGDClassifier(alpha=c.alpha, epochs=c.epochs, batch_size=c.batch_size, verbose=True,
+                                     random_state=split.seed)
+        with phase(f"streaming SGD ({len(classes)} classes, {int(counts.sum())} images in {len(shards)} shards, "
+                   f"{c.epochs} epochs)"):
+            clf.fit_shards(shards, classes, class_counts=np.maximum(counts, 1), validation=validation)
+        k = min(5, len(classes))
+        top5 = np.zeros((len(split.test), k), np.int64)
+        found = np.zeros(len(split.test), bool)
+        positions: dict = {}
+        for i, key in enumerate(keys["test"]):
+            positions.setdefault(key, []).append(i)           # identical files share one stored row
+        for stored_keys, _, rows in stores["test"].iter_shards():
+            pred = clf.classes_[clf.top_k(_mapped(fmap, rows), k)]
+            for key, p in zip(stored_keys.tolist(), pred):
+                for i in positions.get(key, ()):
+                    top5[i], found[i] = p, True
+        trained = train_store.done_keys()
+        held = set() if validation is None else set(train_store.read_shard(sorted(
+            train_store.shards, key=lambda sh: sh.name)[0])[0][:len(validation[1])].tolist())
 
-    failed = [(len(split.train) + i, reason("test", stats["test"]["keys"][i], split.test[i].path))
-              for i in np.flatnonzero(~found)]
-    failed += [(i, reason("train", stats["train"]["keys"][i], split.train[i].path)) for i in range(len(split.train))
-               if stats["train"]["keys"][i] not in train_keys]
-    info = {"kind": "linear SVM, one-vs-rest, streaming SGD", "alpha": c.alpha, "epochs": c.epochs,
-            "batch_size": c.batch_size, "positive_weight": "balanced (per class: negatives / positives)",
-            "feature_map": c.feature_map, "classes": int(len(classes)), "store": r.store,
-            "shards": len(shards), "history": clf.history_,
-            "validation_images": 0 if validation is None else int(len(validation[1]))}
-    return top5[keep_test], keep_train, keep_test, failed, info, (clf.coef_, clf.intercept_, clf.classes_)
+        def reason(role, key, path):
+            known = stores[role].failures.get(key)
+            return known["error"] if known else f"{path}: no stored signature"
+
+        keep_train = [i for i, key in enumerate(keys["train"]) if key in trained and key not in held]
+        failed = [(len(split.train) + i, reason("test", keys["test"][i], split.test[i].path))
+                  for i in np.flatnonzero(~found)]
+        failed += [(i, reason("train", key, split.train[i].path)) for i, key in enumerate(keys["train"])
+                   if key not in trained]
+        info = {"kind": "linear SVM, one-vs-rest, streaming SGD", "alpha": c.alpha, "epochs": c.epochs,
+                "batch_size": c.batch_size, "positive_weight": "balanced (per class: negatives / positives)",
+                "feature_map": c.feature_map, "classes": int(len(classes)), "store": r.store,
+                "shards": len(shards), "history": clf.history_,
+                "validation_images": 0 if validation is None else int(len(validation[1]))}
+        return (top5[found], keep_train, np.flatnonzero(found).tolist(), failed, info,
+                (clf.coef_, clf.intercept_, clf.classes_))
+    finally:
+        for store in stores.values():
+            store.close()
 
 
 def file_digest_of_keys(keys) -> str:
@@ -335,7 +373,7 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
 
     # 1. descriptor samples of the training images: PCA and vocabulary
     samples, failed_samples = descriptor_samples(cfg, pipeline, train, digests[:len(train)], cache,
-                                                 f"descriptor samples (seed {split.seed})", progress)
+                                                 f"descriptor samples (seed {split.seed})", progress, seed=split.seed)
     feats = [LocalFeatures(r["frames"], r["descriptors"], tuple(r["size"])) for r in samples if r is not None]
     if not feats:
         raise InputError("no training image could be read")
@@ -351,11 +389,10 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
 
     # 2. every image's signature, and 3. the classifier
     if cfg.run.store:
-        top5, keep_train, keep_test, failed, info, model = _streamed(cfg, pipeline, split, digests, n_classes,
-                                                                     progress)
+        top5, keep_train, keep_test, failed, info, model = _streamed(cfg, pipeline, split, digests, progress)
     else:
-        top5, keep_train, keep_test, failed, info, model = _in_memory(cfg, pipeline, split, digests, n_classes,
-                                                                      cache, progress)
+        top5, keep_train, keep_test, failed, info, model = _in_memory(cfg, pipeline, split, digests, cache,
+                                                                      progress)
     images = train + test
     first_error: dict = {}
     for i, msg in [(i, m) for i, m in failed_samples] + [(i, m) for i, m in failed if i < len(images)]:
@@ -388,7 +425,7 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
     if model[0] is not None:
         save_model(sub_dir / "model.npz", cfg, pipeline, *model[:2], model[2], data.classes, data.label_ids)
     return SplitResult(split.seed, accuracy, [float(e) for e in scored.top_k_error], len(keep_train), len(test),
-                       info.get("C", cfg.classifier.alpha), time.perf_counter() - start, info, failed_paths,
+                       info.get("C"), time.perf_counter() - start, info, failed_paths,
                        confusion, per_class, str(sub_dir / "submission.txt"))
 
 

@@ -102,14 +102,44 @@ def sample_job(pipeline: ImagePipeline, path, n: int, seed: int) -> dict:
     return {"frames": feats.frames, "descriptors": feats.descriptors, "size": np.array(feats.image_size)}
 
 
+SAMPLE_SURPLUS = 5
+"""Descriptor samples are drawn from at most this many times the images that
+``encoding.max_descriptors`` needs (a seeded subset of the training images, every class
+represented): the PCA and the vocabulary see ``max_descriptors`` of them anyway."""
+
+
+def vocabulary_images(samples, n_per: int, max_descriptors: int, seed: int) -> list[int]:
+    """Indices of the training images whose descriptors are sampled: all of them, or, when
+    they would give more than ``SAMPLE_SURPLUS * max_descriptors`` descriptors, a seeded
+    subset with the same share of every class (at least one image each)."""
+    needed = -(-SAMPLE_SURPLUS * max_descriptors // max(n_per, 1))
+    if len(samples) <= needed:
+        return list(range(len(samples)))
+    rng = np.random.default_rng(seed)
+    by_class: dict = {}
+    for i, s in enumerate(samples):
+        by_class.setdefault(s.label, []).append(i)
+    share = needed / len(samples)
+    chosen = []
+    for members in by_class.values():
+        take = max(1, int(round(share * len(members))))
+        chosen += [members[j] for j in rng.choice(len(members), min(take, len(members)), replace=False)]
+    return sorted(chosen)
+
+
 def descriptor_samples(cfg: ExperimentConfig, pipeline: ImagePipeline, samples, digests, cache: ContentCache,
-                       desc: str, progress: bool):
-    """Descriptor samples of ``samples`` (``features.samples_per_image`` each, seeded by the
-    image's content), through the cache; returns ``(entries, failures)`` as :func:`cached_map`."""
+                       desc: str, progress: bool, seed: int = 0):
+    """Descriptor samples (``features.samples_per_image`` each, seeded by the image's content)
+    of the training images :func:`vocabulary_images` picks, through the cache; returns
+    ``(entries, failures)`` as :func:`cached_map` (entries of the picked images only; the
+    failures index ``samples``)."""
     n_per = cfg.features.samples_per_image
+    picked = vocabulary_images(samples, n_per, cfg.encoding.max_descriptors, seed)
     namespace = f"samples/{cfg.section_hash('features')}-{cfg.data.max_side}-{code_version(*FEATURE_CODE)}"
-    return cached_map(sample_job, [(pipeline, s.path, n_per, int(digests[i][:8], 16)) for i, s in enumerate(samples)],
-                      [f"{d}-{n_per}" for d in digests], cache, namespace, execution_of(cfg), desc, progress)
+    entries, failures = cached_map(
+        sample_job, [(pipeline, samples[i].path, n_per, int(digests[i][:8], 16)) for i in picked],
+        [f"{digests[i]}-{n_per}" for i in picked], cache, namespace, execution_of(cfg), desc, progress)
+    return entries, [(picked[i], message) for i, message in failures]
 
 
 def library_versions() -> dict:

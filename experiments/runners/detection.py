@@ -105,7 +105,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     # 2. vocabulary from the training images' descriptors (the classification runner's samples)
     extractor = extractor_of(cfg)
     sampled, failed_s = descriptor_samples(cfg, pipeline_of(cfg), split.train, digests[:n_train], cache,
-                                           f"descriptor samples (seed {split.seed})", progress)
+                                           f"descriptor samples (seed {split.seed})", progress, seed=split.seed)
     pool = np.concatenate([r["descriptors"] for r in sampled if r is not None])
     if len(pool) > cfg.encoding.max_descriptors:
         pool = pool[np.random.default_rng(split.seed).choice(len(pool), cfg.encoding.max_descriptors, replace=False)]

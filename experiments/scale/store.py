@@ -77,6 +77,29 @@ class DamagedShardError(InputError):
                          "the shards it drops are recomputed", path=path)
 
 
+def _writer_lock(directory: Path):
+    """Hold the store's writer lock for the life of the returned handle (one writer per store:
+    a second run writing the same store stops at once with a clear message)."""
+    import errno
+    import fcntl
+    import os
+
+    handle = open(directory / ".writer.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            raise InputError("another process is writing this feature store; wait for it to finish (a store has one "
+                             "writer at a time)", path=directory) from None
+        raise
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def config_hash(config: dict) -> str:
     """SHA-256 (first 20 hex digits) of the canonical JSON of ``config``."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -198,14 +221,16 @@ class FeatureStore:
     """
 
     def __init__(self, root, config: dict, *, dtype: str = "float32", codec: PQCodec | None = None,
-                 shard_size: int = 1024, flush_seconds: float = 300.0, seed: int = 0):
+                 shard_size: int = 1024, flush_seconds: float = 300.0, seed: int = 0, writer: bool = True):
         if dtype not in ("float32", "float16"):
             raise ValueError(f"dtype: expected 'float32' or 'float16', got {dtype!r}")
         self.config = config
         self.dir = Path(root) / config_hash(config)
         self.dir.mkdir(parents=True, exist_ok=True)
-        for debris in self.dir.glob(".tmp-*"):        # half-written files of a killed writer
-            debris.unlink(missing_ok=True)
+        self._lock = _writer_lock(self.dir) if writer else None
+        if writer:
+            for debris in self.dir.glob(".tmp-*"):    # half-written files of a killed writer
+                debris.unlink(missing_ok=True)
         self.flush_seconds = float(flush_seconds)
         self._last_flush = time.monotonic()
         self._superseded: list = []
@@ -236,16 +261,13 @@ class FeatureStore:
     # ------------------------------------------------------------------ manifest
     def _read_manifest(self) -> dict | None:
         path = self.dir / MANIFEST
-        if not path.exists():
-            return None
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"unreadable store manifest ({exc}); delete the folder to rebuild the store",
-                             path=path) from None
-        if manifest.get("format") not in (1, FORMAT):
-            raise InputError(f"unknown store format {manifest.get('format')}", path=path)
-        return manifest
+        return read_manifest(path) if path.exists() else None
+
+    def close(self) -> None:
+        """Release the writer lock (the store stays readable)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _write_manifest(self) -> None:
         """Write the manifest (atomically), then delete the shard files it no longer lists."""
@@ -291,32 +313,41 @@ class FeatureStore:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise DamagedShardError(self.dir / shard.name, exc) from None
 
+    def _check_writer(self) -> None:
+        if self._lock is None:
+            raise RuntimeError(f"{self.dir}: opened for reading; open_store(..., writer=True) to add to it")
+
     def add(self, key: str, vector: np.ndarray, *, path: str = "", label: int = -1) -> None:
         """Queue one image's vector; shards are written when full (or ``flush_seconds`` passed)."""
+        self._check_writer()
         self._pending.append((key, str(path), int(label), np.asarray(vector, np.float32).ravel()))
         self.failures.pop(key, None)
         self._resolved(key)
 
     def add_failure(self, key: str, path: str, error: str) -> None:
         """Record an image that could not be processed (kept in the manifest, retried next run)."""
+        self._check_writer()
         self.failures[key] = {"path": str(path), "error": error}
         self._resolved(key)
 
     def _resolved(self, key: str) -> None:
         """``key`` is stored or failed: write its shard when that completes it (or on time)."""
-        if time.monotonic() - self._last_flush >= self.flush_seconds:
-            self.flush()
-        elif self._rank is None:
-            if len(self._pending) >= self.shard_size:
-                self.flush()
-        elif key in self._rank:
+        complete = None
+        if self._rank is not None and key in self._rank:
             shard = self._rank[key] // self.shard_size
             remaining = self._open.get(shard)
             if remaining is not None:
                 remaining.discard(key)
                 if not remaining:
                     del self._open[shard]
-                    self.flush(only={shard})
+                    complete = shard
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+        elif self._rank is None:
+            if len(self._pending) >= self.shard_size:
+                self.flush()
+        elif complete is not None:
+            self.flush(only={complete})
 
     def _write_shard(self, prefix: str, rows: list) -> None:
         """Write ``rows`` as the shard ``<prefix>-<first 8 hex of its SHA-256>.npz`` (its name
@@ -356,11 +387,15 @@ class FeatureStore:
         ones, sorted by rank); ``only``: just these shard numbers.  Unplanned stores write
         the queue as one new shard.
         """
+        if self._lock is None and not self._pending:
+            return                                    # a reader has nothing to write
+        self._check_writer()
         if not self._pending:
             self._write_manifest()
             return
         if self._rank is None:
-            self._write_shard(f"shard-u{len(self.shards):06d}", self._pending)
+            used = [int(sh.name[7:13]) for sh in self.shards if sh.name.startswith("shard-u")]
+            self._write_shard(f"shard-u{max(used, default=-1) + 1:06d}", self._pending)
             self._pending = []
         else:
             by_shard: dict = {}
@@ -464,19 +499,35 @@ class FeatureStore:
                     bad.add(shard.name)
                 seen[key] = shard.name
         if repair and bad:
+            self._check_writer()
             self.shards = [s for s in self.shards if s.name not in bad]
             self._write_manifest()
         return problems
 
 
-def open_store(directory) -> FeatureStore:
-    """Open an existing store folder (the one holding ``manifest.json``)."""
+def read_manifest(path) -> dict:
+    """A store's manifest, checked; :class:`InputError` naming it when unreadable."""
+    path = Path(path)
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable store manifest ({exc}); delete the store's folder to rebuild the store",
+                         path=path) from None
+    if not isinstance(manifest, dict) or manifest.get("format") not in (1, FORMAT) or "config" not in manifest:
+        raise InputError(f"not a store manifest of a known format (format {manifest.get('format')!r})"
+                         if isinstance(manifest, dict) else "not a store manifest", path=path)
+    return manifest
+
+
+def open_store(directory, *, writer: bool = False) -> FeatureStore:
+    """Open an existing store folder (the one holding ``manifest.json``); ``writer``: take the
+    writer lock (to repair it, or add to it)."""
     directory = Path(directory)
     path = directory / MANIFEST
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no store manifest")
-    manifest = json.loads(path.read_text())
-    store = FeatureStore(directory.parent, manifest["config"])
+        raise InputError("no store manifest here", path=path)
+    manifest = read_manifest(path)
+    store = FeatureStore(directory.parent, manifest["config"], writer=writer)
     if store.dir.resolve() != directory.resolve():
         raise ValueError(f"{directory}: its manifest's configuration hashes to {store.dir.name}")
     return store
