@@ -105,7 +105,7 @@ class DataConfig:
     classes_file: str = ""             # a file of class names / WNIDs, one per line (relative to the data folder)
     n_train: int = option(15, minimum=1)
     n_test: int = option(15, minimum=0)      # per class; 0 means all remaining images
-    seeds: tuple = option((0,), item=int, min_items=1)  # one split per seed; results are averaged
+    seeds: tuple = option((0,), item=int, minimum=0, min_items=1)  # one split per seed; results are averaged
     max_side: int = option(480, minimum=0)   # shrink images to this longest side (0: keep)
     devkit: str = ""                   # ILSVRC: devkit folder or .tar.gz (default: found in the data folder)
     ground_truth: str = ""             # ILSVRC: validation ground truth (default: the devkit's)
@@ -160,7 +160,7 @@ class ClassifierConfig:
                        min_items=1)     # several values: chosen on a validation split
     solver: str = option(default_of(LinearSVMClassifier, "solver"), choices=SOLVERS)
     validation_fraction: float = option(default_of(LinearSVMClassifier, "validation_fraction"), minimum=0.0,
-                                         maximum=1.0, exclusive_minimum=True)
+                                         maximum=0.9, exclusive_minimum=True)
     alpha: float = option(default_of(StreamingSGDClassifier, "alpha"), minimum=0.0, exclusive_minimum=True)
     epochs: int = option(default_of(StreamingSGDClassifier, "epochs"), minimum=1)       # run.store: SGD passes
     batch_size: int = option(default_of(StreamingSGDClassifier, "batch_size"), minimum=1)
@@ -385,8 +385,8 @@ def config_from_dict(raw: dict, path: str = "") -> ExperimentConfig:
     return cfg
 
 
-def _validate(cfg: ExperimentConfig, path: str) -> None:
-    """Checks that involve several settings."""
+def _validate(cfg: ExperimentConfig, path: str, *, sweep: bool = True) -> None:
+    """Checks that involve several settings (of every sweep value too, before any work)."""
     d = cfg.detection
     checks = [
         ((cfg.task == "detection") == (cfg.data.layout == "boxes") or cfg.data.layout == "ilsvrc", "data.layout",
@@ -419,8 +419,9 @@ def _validate(cfg: ExperimentConfig, path: str) -> None:
                              field="sweep.key")
         if not cfg.sweep.values:
             raise InputError("expected at least one value to sweep", path=path, field="sweep.values")
-        for value in cfg.sweep.values:         # every value is checked now, not after the first ones ran
-            with_value(cfg, cfg.sweep.key, value)
+        if sweep:
+            for value in cfg.sweep.values:     # every value is checked now, not after the first ones ran
+                _validate(with_value(cfg, cfg.sweep.key, value), path, sweep=False)
 
 
 def with_value(cfg: ExperimentConfig, key: str, value) -> ExperimentConfig:

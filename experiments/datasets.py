@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ilsvrc.boxes import clip_boxes
-from ilsvrc.datasets import IMAGE_SUFFIXES, Sample, Split
+from ilsvrc.datasets import IMAGE_SUFFIXES, Sample, Split, image_stem
 from ilsvrc.errors import InputError
 
 
@@ -38,7 +38,7 @@ class ImageFolderDataset:
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError("expected a folder with one sub-folder of images per class", path=self.root)
-        found = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        found = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith((".", "@")))
         if classes is not None:
             missing = [c for c in classes if c not in found]
             if missing:
@@ -123,9 +123,16 @@ class BoxedSplit:
 _BOX_COLUMNS = ("image", "class", "xmin", "ymin", "xmax", "ymax")
 
 
-class BoxedImageDataset:
-    kind = "boxes"
+def check_annotated_boxes(objects, where) -> None:
+    """Refuse an annotation with a reversed or empty box (``xmax < xmin`` or ``ymax < ymin``):
+    ``objects`` is a list of ``(name, box)`` as read from ``where``."""
+    for n, (_, box) in enumerate(objects, start=1):
+        if box[2] < box[0] or box[3] < box[1]:
+            raise InputError(f"object {n}: reversed or empty box {np.asarray(box).tolist()}", path=where,
+                             field="bndbox")
 
+
+class BoxedImageDataset:
     """Images with object boxes, listed in a CSV file (or a PASCAL-VOC folder: :meth:`from_voc`).
 
     The file has the header ``image,class,xmin,ymin,xmax,ymax`` and one line per object;
@@ -140,6 +147,8 @@ class BoxedImageDataset:
         Naming the file, the line and the column, for a missing column, a coordinate that is
         not a finite number, a reversed or empty box (``xmax < xmin``), or a missing image.
     """
+
+    kind = "boxes"
 
     def __init__(self, csv_path, images_root=None, *, one_based: bool = True, classes=None):
         import csv
@@ -233,9 +242,7 @@ class BoxedImageDataset:
             path = img / name
             if not path.is_file():
                 raise InputError(f"image not found: {path}", path=xml, field="filename")
-            for n, (_, box) in enumerate(objects, start=1):
-                if box[2] < box[0] or box[3] < box[1]:
-                    raise InputError(f"object {n}: reversed or empty box {box.tolist()}", path=xml, field="bndbox")
+            check_annotated_boxes(objects, xml)
             records.append((xml, path, objects))
         if not records:
             raise InputError("no annotation files in Annotations/", path=root)
@@ -252,7 +259,7 @@ class BoxedImageDataset:
             objs = [(name, box) for name, box in objs if name in index]
             labels = np.array([index[name] for name, _ in objs], np.int64)
             boxes = np.array([box - shift for _, box in objs], np.float64).reshape(-1, 4)
-            self._samples.append(BoxedSample(str(path), labels, boxes, int(labels[0]) if len(labels) else 0,
+            self._samples.append(BoxedSample(str(path), labels, boxes, int(labels[0]) if len(labels) else -1,
                                              str(xml)))
         sets = root / "ImageSets" / "Main"
         self._official = None
@@ -341,10 +348,8 @@ class FolderClassification:
         return np.array([s.label + 1 for s in split.test], np.int64)
 
 
-class ILSVRCClassification:
-    """The ILSVRC layout: training images of the run's classes (``data.train_per_class``
-    per class, seeded) against the validation images (``data.val_images``, 0: all);
-    submissions carry devkit ids, so that they score against the official ground truth."""
+class _ILSVRCData:
+    """What both ILSVRC adapters share: the data set, its classes, and devkit ids in submissions."""
 
     kind = "ilsvrc"
 
@@ -354,6 +359,12 @@ class ILSVRCClassification:
         self.classes = dataset.classes
         self.label_ids = dataset.devkit_ids
         self.n_label_ids = dataset.synsets.n_classes
+
+
+class ILSVRCClassification(_ILSVRCData):
+    """The ILSVRC layout: training images of the run's classes (``data.train_per_class``
+    per class, seeded) against the validation images (``data.val_images``, 0: all);
+    submissions carry devkit ids, so that they score against the official ground truth."""
 
     def split(self, cfg, seed: int) -> Split:
         return self.dataset.split(cfg.data.train_per_class or None, cfg.data.val_images, seed)
@@ -382,21 +393,15 @@ def _ilsvrc_dataset(cfg, root: Path, classes, work_dir: Path):
     return ILSVRCDataset(layout, classes, index_dir=Path(work_dir) / "tar-index")
 
 
-class ILSVRCBoxes:
+class ILSVRCBoxes(_ILSVRCData):
     """ILSVRC images with their boxes, for detection and localization runs: training images
     of the run's classes that have box annotations (``data.n_train`` per class, seeded),
     against the validation images (``data.val_images``, 0: all) and their boxes.
     Localization submissions carry devkit ids, so that they score against the official
     validation boxes; validation images of classes outside the run count as errors."""
 
-    kind = "ilsvrc"
-
     def __init__(self, dataset):
-        self.dataset = dataset
-        self.root = dataset.root
-        self.classes = dataset.classes
-        self.label_ids = dataset.devkit_ids
-        self.n_label_ids = dataset.synsets.n_classes
+        super().__init__(dataset)
         layout = dataset.layout
         for path, key, names in ((layout.train_boxes, "data.train_boxes", "ILSVRC2012_bbox_train_v2"),
                                  (layout.val_boxes, "data.val_boxes", "ILSVRC2012_bbox_val_v3")):
@@ -405,13 +410,11 @@ class ILSVRCBoxes:
         self._train_boxes = None
 
     def _objects(self, objects, source: str):
+        check_annotated_boxes(objects, source)
         index = {w: i for i, w in enumerate(self.classes)}
         kept = [(index[w], box) for w, box in objects if w in index]
         labels = np.array([k for k, _ in kept], np.int64)
         boxes = np.array([b for _, b in kept], np.float64).reshape(-1, 4)
-        for n, box in enumerate(boxes, start=1):
-            if box[2] < box[0] or box[3] < box[1]:
-                raise InputError(f"object {n}: reversed or empty box {box.tolist()}", path=source, field="bndbox")
         return labels, boxes
 
     def split(self, n_train: int, n_test: int | None, seed: int) -> BoxedSplit:
@@ -422,20 +425,19 @@ class ILSVRCBoxes:
             self._train_boxes = read_box_annotations(layout.train_boxes)
         rng = np.random.default_rng(seed)
         train = []
-        annotated = [s for s in self.dataset.train_samples()
-                     if Path(getattr(s.path, "name", s.path)).stem in self._train_boxes]
+        annotated = [s for s in self.dataset.train_samples() if image_stem(s.path) in self._train_boxes]
         for i, wnid in enumerate(self.classes):
             members = [s for s in annotated if s.label == i]
             if not members:
                 raise InputError(f"class {wnid}: no training image with box annotations", path=layout.train_boxes)
             chosen = sorted(rng.choice(len(members), min(n_train, len(members)), replace=False))
             for j in chosen:
-                stem = Path(getattr(members[j].path, "name", members[j].path)).stem
+                stem = image_stem(members[j].path)
                 source = f"{layout.train_boxes}/{stem}.xml"
                 labels, boxes = self._objects(self._train_boxes[stem], source)
                 train.append(BoxedSample(members[j].path, labels, boxes, i, source))
         val = self.dataset.val_samples(n_test or 0)
-        stems = [Path(getattr(s.path, "name", s.path)).stem for s in val]
+        stems = [image_stem(s.path) for s in val]
         val_boxes = read_box_annotations(layout.val_boxes, stems=set(stems))
         test = []
         for s, stem in zip(val, stems):

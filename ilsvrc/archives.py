@@ -18,12 +18,14 @@ import hashlib
 import io
 import os
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -140,13 +142,13 @@ def cached_tar_index(path, cache_dir=None, *, nested: bool = True):
         try:
             with np.load(file) as z:
                 return z["names"], z["offsets"], z["sizes"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass                                    # a damaged index is rebuilt
     names, offsets, sizes = index_tar(path, nested=nested)
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".tmp-{os.getpid()}.npz")
-    np.savez(tmp, names=names, offsets=offsets, sizes=sizes)
-    os.replace(tmp, file)
+    buffer = io.BytesIO()
+    np.savez(buffer, names=names, offsets=offsets, sizes=sizes)
+    atomic_write(file, buffer.getvalue())
     return names, offsets, sizes
 
 

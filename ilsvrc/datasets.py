@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,7 @@ def _devkit_file(devkit: Path, pattern: str, extract_dir: Path | None, setting: 
                     target = Path(extract_dir) / devkit.name.split(".")[0] / Path(info.name).name
                     if not target.exists() or target.stat().st_size != info.size:
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        tmp = target.with_suffix(target.suffix + ".part")
-                        tmp.write_bytes(tar.extractfile(info).read())
-                        tmp.replace(target)
+                        atomic_write(target, tar.extractfile(info).read())
                     return target
     except tarfile.TarError as exc:
         raise InputError(f"not a readable devkit archive ({exc})", path=devkit) from None
@@ -240,7 +239,8 @@ def _val_listing(val: Path, index_dir) -> list:
     return [str(p) for p in sorted(files, key=lambda p: p.name)]
 
 
-def _stem(source) -> str:
+def image_stem(source) -> str:
+    """The file name without extension of an image path or archive member."""
     from .archives import ArchiveMember
 
     return Path(source.name if isinstance(source, ArchiveMember) else source).stem
@@ -339,7 +339,7 @@ class ILSVRCDataset:
             raise InputError("no validation images or ground truth in this layout", path=self.root)
         truth = read_class_labels(self.layout.ground_truth, self.synsets.n_classes)[:, 0]
         sources = _val_listing(self.layout.val, self._index_dir)
-        numbers = [_VAL_NUMBER.search(_stem(s)) for s in sources]
+        numbers = [_VAL_NUMBER.search(image_stem(s)) for s in sources]
         if all(numbers):
             index = np.array([int(m.group(1)) for m in numbers]) - 1
             if index.max(initial=-1) >= len(truth):

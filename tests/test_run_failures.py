@@ -110,4 +110,8 @@ def test_sigterm_ends_a_run_with_one_line_and_status_143(tmp_path):
     text = err.decode()
     assert "stopped (SIGTERM)" in text and "run the same command again to resume" in text
     assert "Traceback" not in text
-    assert list((tmp_path / "cache").rglob("*.npz"))              # what was finished is kept
+    # what was finished is kept: resuming computes the rest and leaves the finished entries untouched
+    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.npz")}
+    assert main(argv) == 0
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) > len(kept)

@@ -9,6 +9,8 @@ from features.image_io import load_image
 
 from .plotting import colormap, save_figure, subplots
 
+PICTURED_CLASSES = 6
+"""Pictures of proposals and detections are drawn for the first test image of this many classes."""
 GROUND_TRUTH = {"edgecolor": "white", "lw": 2.2, "linestyle": "--"}
 """Ground truth is drawn white and dashed: no class colour can be mistaken for it."""
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan",
@@ -125,11 +127,11 @@ def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Pat
         if samples[i].label >= 0:
             first_of_class.setdefault(samples[i].label, i)
     panels = []
-    for cls, i in sorted(first_of_class.items()):
+    for cls, i in sorted(first_of_class.items())[:PICTURED_CLASSES]:
         image = load_image(samples[i].path)
         plot_proposals(image, regions[i].proposals / scales[i], samples[i].boxes,
                        out_dir / f"proposals_{classes[cls]}.png",
-                       title=f"{Path(str(samples[i].path)).name} ({classes[cls]}): top 10 proposals, ground truth green")
+                       title=f"{Path(str(samples[i].path)).name} ({classes[cls]}): top 10 proposals")
         labels, scores, boxes = detector.detect(regions[i])
         panels.append((image, labels, scores, boxes / scales[i], samples[i].boxes,
                        f"{classes[cls]}/{Path(str(samples[i].path)).name}"))

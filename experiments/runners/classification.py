@@ -348,7 +348,9 @@ def load_classifier(run_dir, split: int | None = None) -> TrainedClassifier:
     if split is not None:
         dirs = [d for d in dirs if d.parent.name == f"split_{split}"]
     if not dirs:
-        raise InputError("no saved model (split_*/model.npz) in this run", path=run_dir)
+        why = (" (runs with the intersection-kernel SVM save none: a kernel machine has no weight vector)"
+               if cfg.classifier.solver == "intersection" else "")
+        raise InputError(f"no saved model (split_*/model.npz) in this run{why}", path=run_dir)
     pipeline = pipeline_of(cfg)
     pipeline.pca, pipeline.encoder = pca_of(cfg, 0), encoder_of(cfg, 0)
     with np.load(dirs[-1]) as z:
@@ -400,9 +402,9 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
     failed_paths = [first_error[p] for p in sorted(first_error)]
 
     # 4. scores: the ILSVRC evaluator on the CLS submission, and the Caltech mean per-class accuracy
-    from ilsvrc.evaluation import evaluate_cls
-    from ilsvrc.metrics.classification import mean_per_class_accuracy
-    from ilsvrc.submissions import write_cls_submission
+    from ilsvrc.ground_truth import read_class_labels
+    from ilsvrc.metrics.classification import flat_errors, mean_per_class_accuracy
+    from ilsvrc.submissions import read_cls_submission, write_cls_submission
 
     sub_dir = out_dir / f"split_{split.seed}"
     sub_dir.mkdir(parents=True, exist_ok=True)
@@ -412,7 +414,10 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
     guesses[keep_test] = data.label_ids[top5]
     write_cls_submission(sub_dir / "submission.txt", guesses)
     (sub_dir / "ground_truth.txt").write_text("".join(f"{g}\n" for g in truth_ids))
-    scored = evaluate_cls(sub_dir / "submission.txt", sub_dir / "ground_truth.txt", check_label_order=False)
+    # scored as the evaluator scores it, from the files (in the data set's id space: devkit ids for ILSVRC)
+    truth_read = read_class_labels(sub_dir / "ground_truth.txt", data.n_label_ids)
+    top_k_error = flat_errors(read_cls_submission(sub_dir / "submission.txt", len(truth_read), data.n_label_ids),
+                              truth_read).mean(axis=0)
     y_test = np.array([s.label for s in test])
     top1 = np.full(len(test), -1)
     top1[keep_test] = top5[:, 0]
@@ -424,7 +429,7 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
     per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
     if model[0] is not None:
         save_model(sub_dir / "model.npz", cfg, pipeline, *model[:2], model[2], data.classes, data.label_ids)
-    return SplitResult(split.seed, accuracy, [float(e) for e in scored.top_k_error], len(keep_train), len(test),
+    return SplitResult(split.seed, accuracy, [float(e) for e in top_k_error], len(keep_train), len(test),
                        info.get("C"), time.perf_counter() - start, info, failed_paths,
                        confusion, per_class, str(sub_dir / "submission.txt"))
 
@@ -454,6 +459,9 @@ def run_classification_experiment(cfg: ExperimentConfig, data_dir=None, *, outpu
                 split = data.split(variant, int(seed))
                 sub = out_dir if value is None else out_dir / sweep_label(cfg.sweep.key, value)
                 results.append(run_split(variant, data, split, cache, sub, progress))
+                if value is not None:        # each variant's folder is a run of its own (explain --run ...)
+                    (sub / "config.json").write_text(json.dumps({**variant.to_dict(), "sweep": {}}, indent=1,
+                                                                default=list) + "\n")
             acc = np.array([r.accuracy for r in results])
             errors = np.array([r.top_k_error for r in results])
             summary["variants"].append({

@@ -29,6 +29,7 @@ from features.codebook import assign_nearest, kmeans
 from features.encoding.histograms import normalize_bow, pyramid_word_counts
 from features.encoding.regions import WordIntegral
 from features.image_io import load_image, shrink_to_max_side
+from ilsvrc.datasets import image_stem
 from ilsvrc.errors import InputError
 from ilsvrc.files import file_digest
 
@@ -132,7 +133,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
             gt_boxes = _gt_in_image(s, size, scale)
         except InputError as exc:          # an annotation off the image: report, skip, score as missed
             log.warning("skipped %s: %s", s.path, exc)
-            failures.append({"image": s.path, "error": str(exc)})
+            failures.append({"image": str(s.path), "error": str(exc)})
             regions.append(None)
             scales.append(1.0)
             continue
@@ -160,20 +161,25 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
 
     clf = LinearSVMClassifier(C=tuple(cfg.classifier.C), validation_fraction=cfg.classifier.validation_fraction,
                               random_state=split.seed)
-    clf.fit(np.stack([whole(i) for i in train_idx]), np.array([samples[i].label for i in train_idx]))
+    labelled = [i for i in train_idx if samples[i].label >= 0]        # images with an object of a run class
+    clf.fit(np.stack([whole(i) for i in labelled]), np.array([samples[i].label for i in labelled]))
     top_ok = clf.top_k(np.stack([whole(i) for i in test_idx]), min(5, n_classes))
     # every test image is scored: one that failed has no detections and no localization
     # (its objects count as missed), never a hole in the metrics
     scored_idx = list(range(n_train, len(samples)))
-    top = np.tile(np.arange(min(5, n_classes)), (len(scored_idx), 1))
-    top[[scored_idx.index(i) for i in test_idx]] = top_ok
+    top = np.full((len(scored_idx), min(5, n_classes)), -1)          # -1: no guess (written as 0)
+    top[[i - n_train for i in test_idx]] = top_ok
 
     # 6. submissions, written and scored with the ILSVRC evaluators
     sub_dir = out_dir / f"split_{split.seed}"
     sub_dir.mkdir(parents=True, exist_ok=True)
     scores = {i: detector.score(regions[i]) for i in test_idx}        # once per image, for DET and CLS-LOC
     det = _write_and_score_det(detector, regions, scores, samples, scored_idx, scales, n_classes, sub_dir)
-    loc = _write_and_score_loc(detector, regions, scores, samples, scored_idx, scales, top, dataset, sub_dir)
+    # localization scores the test images that have a class (ILSVRC: every validation image; an image
+    # without objects of the run's classes, as PASCAL-VOC has, has none)
+    loc_rows = [r for r, i in enumerate(scored_idx) if samples[i].truth or samples[i].label >= 0]
+    loc = _write_and_score_loc(detector, regions, scores, samples, [scored_idx[r] for r in loc_rows], scales,
+                               top[loc_rows], dataset, sub_dir)
 
     # 7. proposal quality on the test images (original pixel coordinates)
     from ilsvrc.metrics.proposals import proposal_quality, recall_curve
@@ -198,8 +204,8 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
 
 def image_name(path) -> str:
     """``<folder>/<stem>`` of an image file or archive member (names in the DET image list)."""
-    p = Path(getattr(path, "name", path))
-    return f"{p.parent.name or Path(str(path)).parent.name}/{p.stem}"
+    p = Path(getattr(path, "name", str(path)))
+    return f"{p.parent.name or Path(str(path)).parent.name}/{image_stem(path)}"
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -256,7 +262,7 @@ def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, t
     boxes = np.stack([detector.best_boxes(regions[i], top[row], scores[i]) / scales[i] if regions[i] is not None
                       else np.full((top.shape[1], 4), -1.0) for row, i in enumerate(test_idx)])
     sub_path = sub_dir / "loc_submission.txt"
-    write_loc_submission(sub_path, dataset.label_ids[top], boxes)
+    write_loc_submission(sub_path, np.where(top >= 0, dataset.label_ids[np.maximum(top, 0)], 0), boxes)
     sub = read_loc_submission(sub_path, len(test_idx), dataset.n_label_ids)
     truth = [samples[i].truth or int(dataset.label_ids[samples[i].label]) for i in test_idx]
     gt = np.array([[t] for t in truth])

@@ -46,7 +46,7 @@ def encode_into_store(store: FeatureStore, samples, job, args_of, execution: Exe
         ``args_of(sample) -> tuple`` of the job's arguments.
     execution : Execution
     keys : sequence of str, optional
-        The samples' content keys (:func:`experiments.scale.cache.file_digest`), when the
+        The samples' content keys (:func:`ilsvrc.files.file_digest`), when the
         caller has already hashed the files.
 
     Returns

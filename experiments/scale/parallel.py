@@ -60,7 +60,8 @@ class Execution:
     batch_size : int
         Images per task.
     max_in_flight : int
-        Batches dispatched ahead of consumption (0: four per worker).
+        Batches dispatched ahead of consumption (0: four per worker; on Dask, per worker thread
+        of the cluster).
     """
 
     backend: str = "local"
@@ -208,7 +209,9 @@ def map_images(job, args_list, execution: Execution = Execution(), *, indices=No
     tasks = (delayed(_run_batch)(job, b, os.getpid() if local else 0) for b in batches)
     try:
         if not local:
-            with _dask_client(execution), parallel_config(backend="dask"):
+            with _dask_client(execution) as client, parallel_config(backend="dask"):
+                if not execution.max_in_flight:           # four batches per worker thread of the cluster
+                    ahead = 4 * max(sum(client.nthreads().values()), 1)
                 runner = Parallel(n_jobs=-1, return_as="generator_unordered", pre_dispatch=ahead)
                 for results in runner(tasks):
                     bar.update(len(results))

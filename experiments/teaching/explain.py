@@ -24,7 +24,8 @@ from ilsvrc.errors import InputError
 from ..reports.plotting import colormap, save_figure, subplots
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNS = ROOT / "runs"
+RUNS = Path("runs")
+"""Where runs are written by default (``run.output``, relative to the working folder)."""
 DEFAULT_RUNS = {"words": RUNS / "demo", "evidence": RUNS / "demo", "fisher": RUNS / "demo_fisher",
                 "detections": RUNS / "demo_detection", "ap": RUNS / "demo_detection"}
 """The run each model-dependent picture draws by default."""
@@ -453,7 +454,8 @@ def explain_ap(out_dir, run_dir=DEFAULT_RUNS["ap"], split: int | None = None) ->
     from ..runners.detection import rescore_split
 
     result, classes = rescore_split(run_dir, split)
-    fig, axes = subplots(1, len(classes), figsize=(5 * len(classes), 4.2), squeeze=False)
+    shown = min(len(classes), 6)                       # the first six classes (all of them in the demo)
+    fig, axes = subplots(1, shown, figsize=(5 * shown, 4.2), squeeze=False)
     aps = []
     for c, ax in enumerate(axes[0]):
         rec, prec = np.nan_to_num(result.recall[c]), np.nan_to_num(result.precision[c])
@@ -465,7 +467,8 @@ def explain_ap(out_dir, run_dir=DEFAULT_RUNS["ap"], split: int | None = None) ->
         ax.plot(rec, prec, lw=1, color="tab:blue", label="precision down the ranked list")
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=classes[c])
         ax.legend(loc="lower left", fontsize=8)
-    fig.suptitle("AP: area under the precision envelope (precision made monotone from the right)")
+    fig.suptitle("AP: area under the precision envelope (precision made monotone from the right)"
+                 + (f"; the first {shown} of {len(classes)} classes" if shown < len(classes) else ""))
     fig.tight_layout()
     return {"files": [save_figure(fig, Path(out_dir) / "ap_area.png")], "ap": np.array(aps), "result_ap": result.ap}
 
