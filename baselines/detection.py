@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass, field
+from collections import OrderedDict
 
 import numpy as np
 
@@ -73,25 +73,65 @@ def non_maximum_suppression(boxes, scores, overlap: float = 0.3, max_keep: int =
     return np.asarray(keep, np.int64)
 
 
-@dataclass
 class ImageRegions:
     """What the detector needs of one image.
 
-    Attributes
+    Parameters
     ----------
     proposals : ndarray of shape (m, 4)
         Canonical boxes, best first.
-    integral : WordIntegral
-        The image's visual words.
+    integral : WordIntegral, optional
+        The image's visual words as an integral histogram; or give ``positions``, ``words``
+        and ``n_words`` and it is built when first needed (see below).
     gt_labels : ndarray of shape (g,), int
         0-based classes of the annotated objects (training images).
     gt_boxes : ndarray of shape (g, 4)
+    positions : ndarray of shape (n, 2), words : ndarray of shape (n,), n_words : int
+        The descriptors' centres and words, when no ``integral`` is given.
+
+    An integral histogram holds ``(rows + 1) x (columns + 1) x n_words`` counts of the
+    image's descriptor grid (tens of megabytes for a 500-pixel image and a thousand words),
+    so images built from words keep it only while they are among the :data:`KEEP` most
+    recently used: memory stays bounded whatever the number of images, and an image whose
+    table was released rebuilds it when used again.
     """
 
-    proposals: np.ndarray
-    integral: WordIntegral
-    gt_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    gt_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    KEEP = 16
+    _recent: "OrderedDict[int, ImageRegions]" = None
+
+    def __init__(self, proposals, integral=None, gt_labels=None, gt_boxes=None, *, positions=None, words=None,
+                 n_words: int | None = None):
+        if integral is None and (positions is None or words is None or n_words is None):
+            raise ValueError("ImageRegions: expected an integral, or positions, words and n_words")
+        self.proposals = proposals
+        self._integral = integral
+        self._fixed = integral is not None
+        self.positions, self.words, self.n_words = positions, words, n_words
+        self.gt_labels = np.zeros(0, np.int64) if gt_labels is None else gt_labels
+        self.gt_boxes = np.zeros((0, 4)) if gt_boxes is None else gt_boxes
+
+    @property
+    def integral(self) -> WordIntegral:
+        if self._fixed:
+            return self._integral
+        recent = type(self)._recent
+        if recent is None:
+            recent = type(self)._recent = OrderedDict()
+        if self._integral is None:
+            self._integral = WordIntegral(self.positions, self.words, self.n_words)
+        recent[id(self)] = self
+        recent.move_to_end(id(self))
+        while len(recent) > self.KEEP:
+            _, old = recent.popitem(last=False)
+            old._integral = None
+        return self._integral
+
+    def release(self) -> None:
+        """Drop the integral histogram (rebuilt if used again)."""
+        if not self._fixed:
+            self._integral = None
+            if type(self)._recent is not None:
+                type(self)._recent.pop(id(self), None)
 
 
 class _LinearModel:

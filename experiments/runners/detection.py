@@ -27,7 +27,6 @@ from baselines.detection import ImageRegions, RegionDetector
 from baselines.proposals import ProposalConfig, propose
 from features.codebook import assign_nearest, kmeans
 from features.encoding.histograms import normalize_bow, pyramid_word_counts
-from features.encoding.regions import WordIntegral
 from features.image_io import load_image, shrink_to_max_side
 from ilsvrc.datasets import image_stem
 from ilsvrc.errors import InputError
@@ -137,8 +136,9 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
             regions.append(None)
             scales.append(1.0)
             continue
-        integral = WordIntegral(words[i]["positions"], words[i]["words"], cfg.encoding.n_words)
-        regions.append(ImageRegions(proposals[i]["boxes"][:budget], integral, s.labels, gt_boxes))
+        regions.append(ImageRegions(proposals[i]["boxes"][:budget], None, s.labels, gt_boxes,
+                                    positions=words[i]["positions"], words=words[i]["words"],
+                                    n_words=cfg.encoding.n_words))
         scales.append(scale)
     train_idx = [i for i in range(n_train) if regions[i] is not None]
     test_idx = [i for i in range(n_train, len(samples)) if regions[i] is not None]
@@ -173,7 +173,10 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     # 6. submissions, written and scored with the ILSVRC evaluators
     sub_dir = out_dir / f"split_{split.seed}"
     sub_dir.mkdir(parents=True, exist_ok=True)
-    scores = {i: detector.score(regions[i]) for i in test_idx}        # once per image, for DET and CLS-LOC
+    scores = {}
+    for i in test_idx:                        # once per image, for DET and CLS-LOC; its integral released after
+        scores[i] = detector.score(regions[i])
+        regions[i].release()
     det = _write_and_score_det(detector, regions, scores, samples, scored_idx, scales, n_classes, sub_dir)
     # localization scores the test images that have a class (ILSVRC: every validation image; an image
     # without objects of the run's classes, as PASCAL-VOC has, has none)
@@ -357,8 +360,8 @@ def load_detector(run_dir, split: int | None = None):
         image, scale = _working_image(image, cfg.data.max_side)
         feats = extractor.extract(image)
         words = assign_nearest(feats.descriptors, vocabulary)
-        return ImageRegions(propose(image, pconf)[: d.test_proposals],
-                            WordIntegral(feats.frames[:, :2], words, len(vocabulary))), scale
+        return ImageRegions(propose(image, pconf)[: d.test_proposals], positions=feats.frames[:, :2], words=words,
+                            n_words=len(vocabulary)), scale
 
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     return detector, regions_of, tuple(metrics["classes"])
