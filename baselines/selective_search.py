@@ -250,33 +250,41 @@ def region_boxes(labels: np.ndarray, n: int) -> np.ndarray:
 def _region_histograms(bins: np.ndarray, labels: np.ndarray, n: int, n_bins: int) -> np.ndarray:
     """L1-normalised per-region histograms of per-pixel bin maps.
 
-    ``bins`` is (H, W, M) of bin indices in ``0 .. n_bins - 1`` for M maps; the result is
-    (n, M * n_bins) float32, map-major, normalised over all maps together.
+    ``bins`` is (H, W, M) of bin indices in ``0 .. n_bins - 1`` (uint8) for M maps; the
+    result is (n, M * n_bins) float32, map-major, normalised over all maps together.  One
+    map at a time: the only per-pixel temporaries are two (H, W) index arrays.
     """
     m = bins.shape[2]
-    offsets = (np.arange(m, dtype=np.int64) * n_bins)[None, None, :]
-    codes = labels.astype(np.int64)[:, :, None] * (m * n_bins) + offsets + bins
-    hist = np.bincount(codes.ravel(), minlength=n * m * n_bins).reshape(n, m * n_bins).astype(np.float32)
+    base = labels.ravel().astype(np.intp) * n_bins
+    flat = bins.reshape(-1, m)
+    hist = np.empty((n, m * n_bins), np.float32)
+    for j in range(m):
+        hist[:, j * n_bins:(j + 1) * n_bins] = np.bincount(base + flat[:, j], minlength=n * n_bins).reshape(n, n_bins)
     hist /= hist.sum(axis=1, keepdims=True)
     return hist
 
 
+_COLOR_BIN_OF_VALUE = (np.arange(256) * COLOR_BINS // 256).astype(np.uint8)
+
+
 def color_bins(image: np.ndarray) -> np.ndarray:
-    """Colour-histogram bin of each pixel and channel: ``value * 25 // 256``; (H, W, C) int64."""
-    return image.astype(np.int64) * COLOR_BINS // 256
+    """Colour-histogram bin of each pixel and channel: ``value * 25 // 256``; (H, W, C) uint8."""
+    return _COLOR_BIN_OF_VALUE[image]
 
 
 def texture_bins(image: np.ndarray) -> np.ndarray:
-    """Texture-histogram bin of each pixel, channel and orientation; (H, W, 8 C) int64.
+    """Texture-histogram bin of each pixel, channel and orientation; (H, W, 8 C) uint8.
 
     For each channel, Gaussian derivatives (sigma 1) ``gx, gy`` give directional derivatives
     ``d_theta = cos(theta) gx + sin(theta) gy`` for theta in 0, 45, 90, 135 degrees; their
     positive and negative parts are the 8 orientations.  Each response map is scaled by
-    its maximum over the image into 10 bins.
+    its maximum over the image into 10 bins.  Computed one response map at a time
+    (float32), so the peak memory is a few bytes per pixel besides the 8 C bytes of the result.
     """
     import cv2
 
-    maps = []
+    out = np.empty(image.shape[:2] + (TEXTURE_ORIENTATIONS * image.shape[2],), np.uint8)
+    i = 0
     for c in range(image.shape[2]):
         plane = cv2.GaussianBlur(image[:, :, c].astype(np.float32), (0, 0), 1.0)
         gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0, ksize=1)
@@ -284,13 +292,13 @@ def texture_bins(image: np.ndarray) -> np.ndarray:
         for theta in (0.0, 45.0, 90.0, 135.0):
             t = np.deg2rad(theta)
             d = np.float32(np.cos(t)) * gx + np.float32(np.sin(t)) * gy
-            maps.append(np.maximum(d, 0))
-            maps.append(np.maximum(-d, 0))
-    out = np.empty(image.shape[:2] + (len(maps),), np.int64)
-    for i, r in enumerate(maps):
-        top = float(r.max())
-        scale = TEXTURE_BINS / top if top > 0 else 0.0
-        out[:, :, i] = np.minimum((r * scale).astype(np.int64), TEXTURE_BINS - 1)
+            for sign in (1, -1):
+                r = np.maximum(d if sign > 0 else np.negative(d), 0)
+                top = float(r.max())
+                r *= TEXTURE_BINS / top if top > 0 else 0.0
+                np.minimum(r, TEXTURE_BINS - 1, out=r)
+                out[:, :, i] = r            # truncation: the bin of each non-negative response
+                i += 1
     return out
 
 

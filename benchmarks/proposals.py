@@ -17,7 +17,7 @@ def _proposal_methods() -> dict:
         return lambda image: propose(image, config)
 
     return {"OpenCV Fast preset": method(backend="opencv", mode="fast"),
-            "selectivesearch package (500, 0.9, 10)": method(backend="selectivesearch"),
+            "selectivesearch package (500, 0.9, 10)": method(backend="selectivesearch_package"),
             "ours paper_fast": method(mode="paper_fast"),
             "ours fast": method(mode="fast"),
             "ours quality": method(mode="quality")}

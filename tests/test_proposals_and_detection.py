@@ -66,7 +66,7 @@ def test_region_boxes_adjacency_and_relabel_on_a_hand_made_segmentation():
 def test_every_backend_finds_a_solid_rectangle_exactly():
     box = (20, 10, 49, 39)
     img = _rectangle_image(box=box)
-    for backend in ("selective_search", "opencv", "selectivesearch"):
+    for backend in ("selective_search", "opencv", "selectivesearch_package"):
         props = propose(img, ProposalConfig(backend=backend))
         assert len(props) >= 1
         assert np.isclose(iou(props, np.array(box, float)).max(), 1.0), backend
