@@ -385,24 +385,28 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
         heap = list(zip((-s0).tolist(), ea.tolist(), eb.tolist()))
         heapq.heapify(heap)
 
-    alive = np.zeros(cap, bool)
-    alive[:n] = True
+    # the merge loop works on Python floats (cheaper than numpy scalars); the arithmetic is
+    # the same as similarity()'s, operation by operation, so the hierarchy is identical
+    size_of = size.tolist()
+    box_of = box.tolist()
+    alive = bytearray(cap)
+    alive[:n] = b"\x01" * n
     parents = []
     t = n
     while heap:
         _, a, b = heapq.heappop(heap)
         if not (alive[a] and alive[b]):
             continue
-        sa, sb = size[a], size[b]
-        size[t] = sa + sb
+        sa, sb = size_of[a], size_of[b]
+        st = sa + sb
+        size_of[t] = st
         if use_hist:
-            feat[t] = (feat[a] * np.float32(sa) + feat[b] * np.float32(sb)) / np.float32(sa + sb)
-        box[t, 0] = min(box[a, 0], box[b, 0])
-        box[t, 1] = min(box[a, 1], box[b, 1])
-        box[t, 2] = max(box[a, 2], box[b, 2])
-        box[t, 3] = max(box[a, 3], box[b, 3])
-        alive[a] = alive[b] = False
-        alive[t] = True
+            feat[t] = (feat[a] * np.float32(sa) + feat[b] * np.float32(sb)) / np.float32(st)
+        ba, bb = box_of[a], box_of[b]
+        x0, y0, x1, y1 = min(ba[0], bb[0]), min(ba[1], bb[1]), max(ba[2], bb[2]), max(ba[3], bb[3])
+        box_of[t] = [x0, y0, x1, y1]
+        alive[a] = alive[b] = 0
+        alive[t] = 1
         parents.append((a, b))
         nb = neighbours[a] | neighbours[b]
         nb.discard(a)
@@ -415,13 +419,22 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
         neighbours.append(nb)
         neighbours[a] = neighbours[b] = None
         if nb:
-            others = np.fromiter(nb, np.int64, len(nb))
-            others.sort()
-            sims = similarity(t, others)
-            for s, x in zip((-sims).tolist(), others.tolist()):
-                heapq.heappush(heap, (s, x, t))
+            others = sorted(nb)
+            hist_sims = (np.minimum(feat[others], feat[t]).sum(axis=1, dtype=np.float64).tolist() if use_hist
+                         else [0.0] * len(others))
+            for x, sim in zip(others, hist_sims):
+                so = size_of[x]
+                if size_weight:
+                    sim += size_weight * (1.0 - (so + st) * inv_im)
+                if fill_weight:
+                    bx = box_of[x]
+                    bw = max(bx[2], x1) - min(bx[0], x0) + 1
+                    bh = max(bx[3], y1) - min(bx[1], y0) + 1
+                    sim += fill_weight * (1.0 - (bw * bh - so - st) * inv_im)
+                heapq.heappush(heap, (-sim, x, t))
         t += 1
-    return Hierarchy(box[:t].copy(), np.asarray(parents, np.int64).reshape(-1, 2), n)
+    box = np.array(box_of[:t], np.float64).reshape(-1, 4)
+    return Hierarchy(box, np.asarray(parents, np.int64).reshape(-1, 2), n)
 
 
 # --------------------------------------------------------------------------- the whole search
