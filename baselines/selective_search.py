@@ -514,6 +514,74 @@ def unique_in_order(boxes: np.ndarray) -> np.ndarray:
     return boxes[np.sort(first)]
 
 
+def suppress_near_duplicates(boxes: np.ndarray, overlap: float) -> np.ndarray:
+    """Greedy non-maximum suppression in list order: the indices of the boxes kept.
+
+    Visit the boxes in order (the first is the best); keep a box unless its IoU (devkit +1
+    convention) with a box already kept exceeds ``overlap``.  The result equals
+    :func:`baselines.detection.non_maximum_suppression` with scores falling along the list,
+    but only pairs that can overlap that much are compared: IoU > t requires the widths
+    (and the heights) to differ by a factor below 1 / t, so boxes are binned by
+    ``floor(log(width) / -log(t))`` and ``floor(log(height) / -log(t))`` and compared with
+    the boxes of the same and the eight adjacent bins; for t near 1 that is a few boxes each.
+
+    Parameters
+    ----------
+    boxes : ndarray of shape (m, 4)
+        Canonical boxes (non-empty: ``x2 >= x1``, ``y2 >= y1``), best first.
+    overlap : float
+        In (0, 1).
+
+    Returns
+    -------
+    ndarray of shape (k,), int64
+        Indices of the kept boxes, increasing.
+    """
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not 0.0 < overlap < 1.0:
+        raise ValueError(f"overlap: expected a value in (0, 1), got {overlap}")
+    m = len(b)
+    if m < 2:
+        return np.arange(m, dtype=np.int64)
+    w, h = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
+    step = -np.log(overlap)
+    wbin = np.floor(np.log(w) / step).astype(np.int64)
+    hbin = np.floor(np.log(h) / step).astype(np.int64)
+    hbin -= hbin.min() - 1                      # >= 1, so that hbin - 1 never borrows from wbin
+    stride = int(hbin.max()) + 2
+    key = wbin * stride + hbin
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    firsts, seconds = [], []
+    for dw in (-1, 0, 1):
+        for dh in (-1, 0, 1):
+            target = key + dw * stride + dh
+            lo = np.searchsorted(sorted_key, target, "left")
+            counts = np.searchsorted(sorted_key, target, "right") - lo
+            total = int(counts.sum())
+            if not total:
+                continue
+            starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            j = order[starts + np.arange(total)]
+            i = np.repeat(np.arange(m), counts)
+            later = j > i
+            firsts.append(i[later])
+            seconds.append(j[later])
+    i, j = np.concatenate(firsts), np.concatenate(seconds)
+    iw = np.minimum(b[i, 2], b[j, 2]) - np.maximum(b[i, 0], b[j, 0]) + 1
+    ih = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+    close = inter / (w[i] * h[i] + w[j] * h[j] - inter) > overlap
+    i, j = i[close], j[close]
+    by_later = np.lexsort((i, j))
+    i, j = i[by_later].tolist(), j[by_later].tolist()
+    keep = bytearray(b"\x01") * m
+    for a, c in zip(i, j):                      # every earlier box of a pair is decided before the later one
+        if keep[a]:
+            keep[c] = 0
+    return np.flatnonzero(np.frombuffer(bytes(keep), np.uint8)).astype(np.int64)
+
+
 def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed: int = 0) -> np.ndarray:
     """Ranked, unique object proposals of one image.
 
