@@ -61,6 +61,7 @@ Boxes are returned in the suite's canonical convention (:mod:`ilsvrc.boxes`): ro
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,15 @@ class SelectiveSearchConfig:
         Gaussian smoothing before the graph segmentation.
     min_size : int or None
         Minimum initial region size; ``None`` uses ``k``.
+    extra : tuple of (color_spaces, ks, strategies)
+        Further grids of hierarchies after the main one (a hierarchy already listed is not
+        repeated); a segmentation that several strategies group is computed once.
+    vote_exponent : float
+        ``gamma`` of the ranking's votes (see "Ranking" in the module docstring); 0 is the
+        paper's ranking.
+    suppress_overlap : float
+        Drop a ranked box whose IoU with a better-ranked box exceeds this (greedy, in
+        ranked order); 1 drops exact repeats only, as the paper does.
     """
 
     color_spaces: tuple = ("hsv",)
@@ -100,30 +110,48 @@ class SelectiveSearchConfig:
     strategies: tuple = ("C+T+S+F",)
     sigma: float = 0.8
     min_size: int | None = None
+    extra: tuple = ()
+    vote_exponent: float = 0.0
+    suppress_overlap: float = 1.0
 
     def __post_init__(self):
-        for name in self.color_spaces:
-            if name not in COLOR_SPACES:
-                raise ValueError(f"color_spaces: unknown colour space {name!r}; expected one of {COLOR_SPACES}")
-        for name in self.strategies:
-            if name not in STRATEGIES:
-                raise ValueError(f"strategies: unknown strategy {name!r}; expected one of {tuple(STRATEGIES)}")
-        if not self.color_spaces or not self.ks or not self.strategies:
-            raise ValueError("color_spaces, ks and strategies must each name at least one value")
-        if any(not k > 0 for k in self.ks):
-            raise ValueError(f"ks: expected positive thresholds, got {self.ks}")
+        for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
+            for name in spaces:
+                if name not in COLOR_SPACES:
+                    raise ValueError(f"color_spaces: unknown colour space {name!r}; expected one of {COLOR_SPACES}")
+            for name in strategies:
+                if name not in STRATEGIES:
+                    raise ValueError(f"strategies: unknown strategy {name!r}; expected one of {tuple(STRATEGIES)}")
+            if not spaces or not ks or not strategies:
+                raise ValueError("color_spaces, ks and strategies must each name at least one value")
+            if any(not k > 0 for k in ks):
+                raise ValueError(f"ks: expected positive thresholds, got {ks}")
         if not self.sigma >= 0:
             raise ValueError(f"sigma: expected >= 0, got {self.sigma}")
+        if not self.vote_exponent >= 0:
+            raise ValueError(f"vote_exponent: expected >= 0, got {self.vote_exponent}")
+        if not 0 < self.suppress_overlap <= 1:
+            raise ValueError(f"suppress_overlap: expected a value in (0, 1], got {self.suppress_overlap}")
+
+    @property
+    def hierarchy_keys(self) -> list:
+        """``(color_space, k, strategy)`` of every hierarchy in ranking order: the main grid, then ``extra``."""
+        keys = []
+        for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
+            keys.extend(key for key in itertools.product(spaces, ks, strategies) if key not in keys)
+        return keys
 
     @property
     def n_hierarchies(self) -> int:
-        return len(self.color_spaces) * len(self.ks) * len(self.strategies)
+        return len(self.hierarchy_keys)
 
 
 MODES = {
     "single": SelectiveSearchConfig(("hsv",), (100,), ("C+T+S+F",)),
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
-    "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F", "S")),
+    "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
+                                  extra=((("hsv", "lab"), (200,), ("F", "S")),), vote_exponent=2.0,
+                                  suppress_overlap=0.98),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),
 }
@@ -227,13 +255,11 @@ def region_adjacency(labels: np.ndarray) -> np.ndarray:
     pairs = []
     for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :]),
                  (labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])):
-        a = a.ravel().astype(np.int64)
-        b = b.ravel().astype(np.int64)
         differ = a != b
-        lo = np.minimum(a[differ], b[differ])
-        hi = np.maximum(a[differ], b[differ])
-        pairs.append(lo * n + hi)
-    codes = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+        a = a[differ].astype(np.int64)
+        b = b[differ].astype(np.int64)
+        pairs.append(np.minimum(a, b) * n + np.maximum(a, b))
+    codes = np.unique(np.concatenate(pairs))
     return np.stack([codes // n, codes % n], axis=1)
 
 
@@ -247,19 +273,19 @@ def region_boxes(labels: np.ndarray, n: int) -> np.ndarray:
     return boxes
 
 
-def _region_histograms(bins: np.ndarray, labels: np.ndarray, n: int, n_bins: int) -> np.ndarray:
-    """L1-normalised per-region histograms of per-pixel bin maps.
+def _region_histograms(planes: np.ndarray, labels: np.ndarray, n: int, n_bins: int) -> np.ndarray:
+    """L1-normalised per-region histograms of per-pixel bin planes.
 
-    ``bins`` is (H, W, M) of bin indices in ``0 .. n_bins - 1`` (uint8) for M maps; the
-    result is (n, M * n_bins) float32, map-major, normalised over all maps together.  One
-    map at a time: the only per-pixel temporaries are two (H, W) index arrays.
+    ``planes`` is (M, H, W) of bin indices in ``0 .. n_bins - 1`` (uint8); the result is
+    (n, M * n_bins) float32, plane-major, normalised over all planes together.  One plane
+    at a time (contiguous reads): the only per-pixel temporaries are two (H, W) index arrays.
     """
-    m = bins.shape[2]
+    m = planes.shape[0]
     base = labels.ravel().astype(np.intp) * n_bins
-    flat = bins.reshape(-1, m)
     hist = np.empty((n, m * n_bins), np.float32)
     for j in range(m):
-        hist[:, j * n_bins:(j + 1) * n_bins] = np.bincount(base + flat[:, j], minlength=n * n_bins).reshape(n, n_bins)
+        hist[:, j * n_bins:(j + 1) * n_bins] = np.bincount(base + planes[j].ravel(),
+                                                           minlength=n * n_bins).reshape(n, n_bins)
     hist /= hist.sum(axis=1, keepdims=True)
     return hist
 
@@ -268,22 +294,24 @@ _COLOR_BIN_OF_VALUE = (np.arange(256) * COLOR_BINS // 256).astype(np.uint8)
 
 
 def color_bins(image: np.ndarray) -> np.ndarray:
-    """Colour-histogram bin of each pixel and channel: ``value * 25 // 256``; (H, W, C) uint8."""
-    return _COLOR_BIN_OF_VALUE[image]
+    """Colour-histogram bin of each channel and pixel: ``value * 25 // 256``; (C, H, W) uint8."""
+    return np.stack([_COLOR_BIN_OF_VALUE[image[:, :, c]] for c in range(image.shape[2])])
 
 
 def texture_bins(image: np.ndarray) -> np.ndarray:
-    """Texture-histogram bin of each pixel, channel and orientation; (H, W, 8 C) uint8.
+    """Texture-histogram bin of each channel, orientation and pixel; (8 C, H, W) uint8.
 
     For each channel, Gaussian derivatives (sigma 1) ``gx, gy`` give directional derivatives
     ``d_theta = cos(theta) gx + sin(theta) gy`` for theta in 0, 45, 90, 135 degrees; their
-    positive and negative parts are the 8 orientations.  Each response map is scaled by
-    its maximum over the image into 10 bins.  Computed one response map at a time
-    (float32), so the peak memory is a few bytes per pixel besides the 8 C bytes of the result.
+    positive and negative parts are the 8 orientations (plane ``8 c + 2 t`` the positive
+    part of orientation ``t`` of channel ``c``, the next plane its negative part).  Each
+    response map is scaled by its maximum over the image into 10 bins.  Computed one
+    response map at a time (float32), so the peak memory is a few bytes per pixel besides
+    the 8 C bytes per pixel of the result.
     """
     import cv2
 
-    out = np.empty(image.shape[:2] + (TEXTURE_ORIENTATIONS * image.shape[2],), np.uint8)
+    out = np.empty((TEXTURE_ORIENTATIONS * image.shape[2],) + image.shape[:2], np.uint8)
     i = 0
     for c in range(image.shape[2]):
         plane = cv2.GaussianBlur(image[:, :, c].astype(np.float32), (0, 0), 1.0)
@@ -297,7 +325,7 @@ def texture_bins(image: np.ndarray) -> np.ndarray:
                 top = float(r.max())
                 r *= TEXTURE_BINS / top if top > 0 else 0.0
                 np.minimum(r, TEXTURE_BINS - 1, out=r)
-                out[:, :, i] = r            # truncation: the bin of each non-negative response
+                out[i] = r                  # truncation: the bin of each non-negative response
                 i += 1
     return out
 
@@ -460,7 +488,10 @@ def _segment(image_c: np.ndarray, color_map: np.ndarray, texture_map: np.ndarray
 
 
 def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["fast"]):
-    """Every hierarchy of ``config`` on ``image``, in the order colour space, k, strategy.
+    """Every hierarchy of ``config`` on ``image``, in the order of ``config.hierarchy_keys``.
+
+    Each colour space is converted and binned once, and segmented once per k, however many
+    strategies group its regions.
 
     Returns
     -------
@@ -468,29 +499,36 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
         The dict names the hierarchy's ``color_space``, ``k`` and ``strategy``.
     """
     rgb = as_rgb_image(image)
-    out = []
-    for space in config.color_spaces:
+    keys = config.hierarchy_keys
+    found = {}
+    for space in dict.fromkeys(key[0] for key in keys):
         image_c = convert_color(rgb, space)
         color_map, texture_map = color_bins(image_c), texture_bins(image_c)     # shared by every k
-        for k in config.ks:
+        for k in dict.fromkeys(key[1] for key in keys if key[0] == space):
             seg = _segment(image_c, color_map, texture_map, k, config.sigma, config.min_size)
-            for name in config.strategies:
+            for name in (key[2] for key in keys if key[:2] == (space, k)):
                 wc, wt, ws, wf = STRATEGIES[name]
                 blocks = [b for w, b in ((wc, seg.color), (wt, seg.texture)) if w]
                 hist = np.hstack(blocks) if blocks else np.zeros((seg.n, 0), np.float32)
-                h = hierarchical_grouping(hist, seg.sizes, seg.boxes, seg.edges, rgb.shape[0] * rgb.shape[1],
-                                          size_weight=ws, fill_weight=wf)
-                out.append(({"color_space": space, "k": k, "strategy": name}, h))
-    return out
+                found[space, k, name] = hierarchical_grouping(hist, seg.sizes, seg.boxes, seg.edges,
+                                                              rgb.shape[0] * rgb.shape[1], size_weight=ws,
+                                                              fill_weight=wf)
+    return [({"color_space": space, "k": k, "strategy": name}, found[space, k, name]) for space, k, name in keys]
 
 
-def rank_hierarchies(hierarchies, seed: int = 0) -> np.ndarray:
+def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0,
+                     suppress_overlap: float = 1.0) -> np.ndarray:
     """Merge hierarchies into one de-duplicated, ranked list of boxes (see "Ranking" above).
 
     Parameters
     ----------
     hierarchies : sequence of Hierarchy
     seed : int
+    vote_exponent : float
+        ``gamma``: each occurrence's value ``RND * position`` is divided by ``votes ** gamma``,
+        ``votes`` the number of hierarchies that hold the same box (0: the paper's ranking).
+    suppress_overlap : float
+        Greedy suppression of near-duplicates in ranked order (1: exact repeats only).
 
     Returns
     -------
@@ -502,7 +540,27 @@ def rank_hierarchies(hierarchies, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     boxes = np.concatenate([h.boxes for h in hierarchies])
     values = np.concatenate([rng.random(len(h.boxes)) * h.positions for h in hierarchies])
-    return unique_in_order(boxes[np.argsort(values, kind="stable")])
+    if vote_exponent:
+        box_id = _box_ids(boxes)
+        owner = np.repeat(np.arange(len(hierarchies)), [len(h.boxes) for h in hierarchies])
+        pairs = np.unique(box_id * len(hierarchies) + owner)          # one per (box, hierarchy holding it)
+        votes = np.bincount(pairs // len(hierarchies), minlength=int(box_id.max()) + 1)[box_id]
+        values = values / votes.astype(np.float64) ** vote_exponent
+    ranked = unique_in_order(boxes[np.argsort(values, kind="stable")])
+    if suppress_overlap < 1:
+        ranked = ranked[suppress_near_duplicates(ranked, suppress_overlap)]
+    return ranked
+
+
+def _box_ids(boxes: np.ndarray) -> np.ndarray:
+    """A dense id per distinct row of ``boxes`` (N, 4), equal ids for equal rows; (N,) int64."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if len(b) and b.min() >= 0 and b.max() < 2 ** 15 and np.array_equal(b, np.floor(b)):
+        codes = np.zeros(len(b), np.int64)            # whole pixels below 32768: one int64 per box
+        for col in range(4):
+            codes = (codes << 16) | b[:, col].astype(np.int64)
+        return np.unique(codes, return_inverse=True)[1].ravel()
+    return np.unique(b, axis=0, return_inverse=True)[1].ravel()
 
 
 def unique_in_order(boxes: np.ndarray) -> np.ndarray:
@@ -510,7 +568,7 @@ def unique_in_order(boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     if len(boxes) == 0:
         return boxes
-    _, first = np.unique(boxes, axis=0, return_index=True)
+    _, first = np.unique(_box_ids(boxes), return_index=True)
     return boxes[np.sort(first)]
 
 
@@ -601,4 +659,5 @@ def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed:
     config = MODES[mode] if isinstance(mode, str) and mode in MODES else mode
     if not isinstance(config, SelectiveSearchConfig):
         raise ValueError(f"mode: expected one of {tuple(MODES)} or a SelectiveSearchConfig, got {mode!r}")
-    return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed)
+    return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed,
+                            vote_exponent=config.vote_exponent, suppress_overlap=config.suppress_overlap)

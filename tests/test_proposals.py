@@ -127,14 +127,14 @@ def test_compact_per_pixel_maps():
     photo = load_image(BOXES / "images" / "butterfly" / "image_0003.jpg")
     lab = convert_color(photo, "lab")
     tex, col = texture_bins(lab), color_bins(lab)
-    assert tex.dtype == np.uint8 and tex.shape == photo.shape[:2] + (24,) and tex.max() == 9
-    assert col.dtype == np.uint8 and np.array_equal(col, lab.astype(np.int64) * 25 // 256)
+    assert tex.dtype == np.uint8 and tex.shape == (24,) + photo.shape[:2] and tex.max() == 9
+    assert col.dtype == np.uint8 and np.array_equal(col, np.moveaxis(lab.astype(np.int64) * 25 // 256, 2, 0))
     # a vertical step edge (dark left, bright right): maps are (0, 45, 90, 135 degrees) x (positive, negative);
     # the derivative along 0 and 45 degrees is positive, along 135 degrees negative
     step = np.zeros((20, 20, 1), np.uint8)
     step[:, 10:] = 200
     bins = texture_bins(step)
-    assert bins[10, 9:11, [0, 2, 7]].min() == 9 and bins[:, :, [1, 3, 6]].max() == 0
+    assert bins[[0, 2, 7], 10, 9:11].min() == 9 and bins[[1, 3, 6]].max() == 0
 
 
 # --------------------------------------------------------------------------- near-duplicate suppression
@@ -207,3 +207,63 @@ def test_equal_budget_quality_uses_the_references_count_per_image():
     q = equal_budget_quality(ours, reference, gt, labels)
     assert q["reference"].recall_50 == 0.5 and q["reference"].boxes_per_image == 1.5
     assert q[100].recall_50 == 1.0
+
+
+# --------------------------------------------------------------------------- the ranking of the fast mode
+def _ranking_oracle(hierarchies, seed, gamma, overlap):
+    """The ranking written out box by box: RND * position / votes ** gamma, best value per box, then greedy NMS."""
+    rng = np.random.default_rng(seed)
+    occurrences = []
+    for h_index, h in enumerate(hierarchies):
+        for box, rnd, pos in zip(h.boxes.tolist(), rng.random(len(h.boxes)), h.positions):
+            occurrences.append((tuple(box), rnd * pos, h_index))
+    votes = {}
+    for box, _, h_index in occurrences:
+        votes.setdefault(box, set()).add(h_index)
+    best = {}
+    for i, (box, value, _) in enumerate(occurrences):
+        key = (value / len(votes[box]) ** gamma, i)
+        best[box] = min(best.get(box, key), key)
+    ranked = np.array(sorted(best, key=best.get), float)
+    if overlap < 1:
+        ranked = ranked[np.sort(non_maximum_suppression(ranked, -np.arange(len(ranked), dtype=float), overlap))]
+    return ranked
+
+
+def test_vote_ranking_matches_the_oracle():
+    from baselines.selective_search import MODES, rank_hierarchies, selective_search_hierarchies
+
+    photo = load_image(BOXES / "images" / "dolphin" / "image_0021.jpg")
+    hierarchies = [h for _, h in selective_search_hierarchies(photo, MODES["paper_fast"])]
+    for gamma, overlap in ((0.0, 1.0), (2.0, 1.0), (2.0, 0.9), (1.0, 0.98)):
+        got = rank_hierarchies(hierarchies, seed=3, vote_exponent=gamma, suppress_overlap=overlap)
+        assert np.array_equal(got, _ranking_oracle(hierarchies, 3, gamma, overlap)), (gamma, overlap)
+    # votes move boxes that several hierarchies share ahead
+    plain = rank_hierarchies(hierarchies, seed=3)
+    voted = rank_hierarchies(hierarchies, seed=3, vote_exponent=2.0)
+    shared = {tuple(b) for h in hierarchies[:1] for b in h.boxes.tolist()} & {tuple(b) for b in hierarchies[2].boxes.tolist()}
+    rank_of = lambda boxes: {tuple(b): i for i, b in enumerate(boxes.tolist())}     # noqa: E731
+    p, v = rank_of(plain), rank_of(voted)
+    assert np.mean([v[b] for b in shared]) < np.mean([p[b] for b in shared])
+
+
+def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
+    from baselines import selective_search as ss
+
+    calls = []
+    real = ss.graph_segmentation
+
+    def counting(image, k, **kwargs):
+        calls.append(k)
+        return real(image, k, **kwargs)
+
+    monkeypatch.setattr(ss, "graph_segmentation", counting)
+    photo = load_image(BOXES / "images" / "butterfly" / "image_0010.jpg")
+    hierarchies = ss.selective_search_hierarchies(photo, ss.MODES["fast"])
+    assert sorted(calls) == [50, 50, 100, 100, 200, 200]
+    assert [tuple(d.values()) for d, _ in hierarchies] == ss.MODES["fast"].hierarchy_keys
+    assert len(hierarchies) == 16 and len(set(ss.MODES["fast"].hierarchy_keys)) == 16
+    with pytest.raises(ValueError, match="strategies"):
+        ss.SelectiveSearchConfig(extra=((("hsv",), (100,), ("X",)),))
+    with pytest.raises(ValueError, match="suppress_overlap"):
+        ss.SelectiveSearchConfig(suppress_overlap=0.0)
