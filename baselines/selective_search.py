@@ -100,6 +100,9 @@ class SelectiveSearchConfig:
     vote_exponent : float
         ``gamma`` of the ranking's votes (see "Ranking" in the module docstring); 0 is the
         paper's ranking.
+    vote_overlap : float
+        A hierarchy holding a box that overlaps a box by IoU above this gives it a near vote
+        (1: only the same box).
     suppress_overlap : float
         Drop a ranked box whose IoU with a better-ranked box exceeds this (greedy, in
         ranked order); 1 drops exact repeats only, as the paper does.
@@ -112,6 +115,7 @@ class SelectiveSearchConfig:
     min_size: int | None = None
     extra: tuple = ()
     vote_exponent: float = 0.0
+    vote_overlap: float = 1.0
     suppress_overlap: float = 1.0
 
     def __post_init__(self):
@@ -130,8 +134,9 @@ class SelectiveSearchConfig:
             raise ValueError(f"sigma: expected >= 0, got {self.sigma}")
         if not self.vote_exponent >= 0:
             raise ValueError(f"vote_exponent: expected >= 0, got {self.vote_exponent}")
-        if not 0 < self.suppress_overlap <= 1:
-            raise ValueError(f"suppress_overlap: expected a value in (0, 1], got {self.suppress_overlap}")
+        for name in ("vote_overlap", "suppress_overlap"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name}: expected a value in (0, 1], got {getattr(self, name)}")
 
     @property
     def hierarchy_keys(self) -> list:
@@ -150,8 +155,8 @@ MODES = {
     "single": SelectiveSearchConfig(("hsv",), (100,), ("C+T+S+F",)),
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
     "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
-                                  extra=((("hsv", "lab"), (200,), ("F", "S")),), vote_exponent=2.0,
-                                  suppress_overlap=0.98),
+                                  extra=((("hsv", "lab"), (200,), ("F", "S")),), vote_exponent=1.0,
+                                  vote_overlap=0.9, suppress_overlap=0.98),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),
 }
@@ -516,7 +521,7 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
     return [({"color_space": space, "k": k, "strategy": name}, found[space, k, name]) for space, k, name in keys]
 
 
-def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0,
+def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, vote_overlap: float = 1.0,
                      suppress_overlap: float = 1.0) -> np.ndarray:
     """Merge hierarchies into one de-duplicated, ranked list of boxes (see "Ranking" above).
 
@@ -525,8 +530,11 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0,
     hierarchies : sequence of Hierarchy
     seed : int
     vote_exponent : float
-        ``gamma``: each occurrence's value ``RND * position`` is divided by ``votes ** gamma``,
-        ``votes`` the number of hierarchies that hold the same box (0: the paper's ranking).
+        ``gamma``: each occurrence's value ``RND * position`` is divided by
+        ``(votes * near_votes) ** gamma`` (0: the paper's ranking).
+    vote_overlap : float
+        ``votes`` counts the hierarchies that hold the same box, ``near_votes`` those that
+        hold the box or one overlapping it by IoU above ``vote_overlap`` (1: the same box).
     suppress_overlap : float
         Greedy suppression of near-duplicates in ranked order (1: exact repeats only).
 
@@ -542,14 +550,50 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0,
     values = np.concatenate([rng.random(len(h.boxes)) * h.positions for h in hierarchies])
     if vote_exponent:
         box_id = _box_ids(boxes)
-        owner = np.repeat(np.arange(len(hierarchies)), [len(h.boxes) for h in hierarchies])
-        pairs = np.unique(box_id * len(hierarchies) + owner)          # one per (box, hierarchy holding it)
-        votes = np.bincount(pairs // len(hierarchies), minlength=int(box_id.max()) + 1)[box_id]
-        values = values / votes.astype(np.float64) ** vote_exponent
+        votes, near_votes = hierarchy_votes(boxes, box_id, [len(h.boxes) for h in hierarchies], vote_overlap)
+        values = values / (votes * near_votes)[box_id] ** vote_exponent
     ranked = unique_in_order(boxes[np.argsort(values, kind="stable")])
     if suppress_overlap < 1:
         ranked = ranked[suppress_near_duplicates(ranked, suppress_overlap)]
     return ranked
+
+
+def hierarchy_votes(boxes: np.ndarray, box_id: np.ndarray, lengths, overlap: float = 1.0):
+    """How many hierarchies hold each distinct box, exactly and nearly.
+
+    Parameters
+    ----------
+    boxes : ndarray of shape (N, 4)
+        The boxes of all hierarchies, one after the other.
+    box_id : ndarray of shape (N,), int
+        Dense id of each distinct box (:func:`_box_ids`).
+    lengths : sequence of int
+        Boxes per hierarchy (summing to N).
+    overlap : float
+        IoU above which a box of a hierarchy is a near vote for another box (1: exact only).
+
+    Returns
+    -------
+    votes, near_votes : ndarray of shape (n_distinct,), float64
+        Hierarchies holding the box; hierarchies holding the box or a box overlapping it
+        by more than ``overlap``.
+    """
+    from scipy import sparse
+
+    n_hier = len(lengths)
+    n_box = int(box_id.max()) + 1
+    owner = np.repeat(np.arange(n_hier), lengths)
+    held = sparse.csr_matrix((np.ones(len(box_id), np.float32), (box_id, owner)), shape=(n_box, n_hier))
+    held.data[:] = 1.0                                       # a box repeated within one hierarchy votes once
+    votes = np.asarray(held.sum(axis=1), np.float64).ravel()
+    if overlap >= 1:
+        return votes, votes
+    distinct = np.zeros((n_box, 4), np.float64)
+    distinct[box_id] = boxes
+    i, j = overlapping_pairs(distinct, overlap)
+    near = sparse.csr_matrix((np.ones(2 * len(i), np.float32), (np.r_[i, j], np.r_[j, i])), shape=(n_box, n_box))
+    near = (near + sparse.identity(n_box, np.float32, format="csr")) @ held
+    return votes, np.asarray((near > 0).sum(axis=1), np.float64).ravel()
 
 
 def _box_ids(boxes: np.ndarray) -> np.ndarray:
@@ -572,35 +616,32 @@ def unique_in_order(boxes: np.ndarray) -> np.ndarray:
     return boxes[np.sort(first)]
 
 
-def suppress_near_duplicates(boxes: np.ndarray, overlap: float) -> np.ndarray:
-    """Greedy non-maximum suppression in list order: the indices of the boxes kept.
+def overlapping_pairs(boxes: np.ndarray, overlap: float) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` of ``boxes`` whose IoU (devkit +1 convention) exceeds ``overlap``.
 
-    Visit the boxes in order (the first is the best); keep a box unless its IoU (devkit +1
-    convention) with a box already kept exceeds ``overlap``.  The result equals
-    :func:`baselines.detection.non_maximum_suppression` with scores falling along the list,
-    but only pairs that can overlap that much are compared: IoU > t requires the widths
-    (and the heights) to differ by a factor below 1 / t, so boxes are binned by
-    ``floor(log(width) / -log(t))`` and ``floor(log(height) / -log(t))`` and compared with
-    the boxes of the same and the eight adjacent bins; for t near 1 that is a few boxes each.
+    IoU > t requires the widths (and the heights) to differ by a factor below 1 / t, so
+    boxes are binned by ``floor(log(width) / -log(t))`` and ``floor(log(height) / -log(t))``
+    and compared only with the boxes of the same and the eight adjacent bins: for t near 1
+    a few boxes each, instead of all of them.
 
     Parameters
     ----------
     boxes : ndarray of shape (m, 4)
-        Canonical boxes (non-empty: ``x2 >= x1``, ``y2 >= y1``), best first.
+        Canonical boxes (non-empty: ``x2 >= x1``, ``y2 >= y1``).
     overlap : float
         In (0, 1).
 
     Returns
     -------
-    ndarray of shape (k,), int64
-        Indices of the kept boxes, increasing.
+    i, j : ndarray of shape (p,), int64
+        The pairs, ordered by ``j`` then ``i``.
     """
     b = np.asarray(boxes, np.float64).reshape(-1, 4)
     if not 0.0 < overlap < 1.0:
         raise ValueError(f"overlap: expected a value in (0, 1), got {overlap}")
     m = len(b)
     if m < 2:
-        return np.arange(m, dtype=np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     w, h = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
     step = -np.log(overlap)
     wbin = np.floor(np.log(w) / step).astype(np.int64)
@@ -632,9 +673,32 @@ def suppress_near_duplicates(boxes: np.ndarray, overlap: float) -> np.ndarray:
     close = inter / (w[i] * h[i] + w[j] * h[j] - inter) > overlap
     i, j = i[close], j[close]
     by_later = np.lexsort((i, j))
-    i, j = i[by_later].tolist(), j[by_later].tolist()
-    keep = bytearray(b"\x01") * m
-    for a, c in zip(i, j):                      # every earlier box of a pair is decided before the later one
+    return i[by_later], j[by_later]
+
+
+def suppress_near_duplicates(boxes: np.ndarray, overlap: float) -> np.ndarray:
+    """Greedy non-maximum suppression in list order: the indices of the boxes kept.
+
+    Visit the boxes in order (the first is the best); keep a box unless its IoU (devkit +1
+    convention) with a box already kept exceeds ``overlap``.  The result equals
+    :func:`baselines.detection.non_maximum_suppression` with scores falling along the list,
+    but only the pairs of :func:`overlapping_pairs` are compared.
+
+    Parameters
+    ----------
+    boxes : ndarray of shape (m, 4)
+        Canonical boxes (non-empty), best first.
+    overlap : float
+        In (0, 1).
+
+    Returns
+    -------
+    ndarray of shape (k,), int64
+        Indices of the kept boxes, increasing.
+    """
+    i, j = overlapping_pairs(boxes, overlap)
+    keep = bytearray(b"\x01") * len(np.asarray(boxes).reshape(-1, 4))
+    for a, c in zip(i.tolist(), j.tolist()):    # every earlier box of a pair is decided before the later one
         if keep[a]:
             keep[c] = 0
     return np.flatnonzero(np.frombuffer(bytes(keep), np.uint8)).astype(np.int64)
@@ -660,4 +724,5 @@ def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed:
     if not isinstance(config, SelectiveSearchConfig):
         raise ValueError(f"mode: expected one of {tuple(MODES)} or a SelectiveSearchConfig, got {mode!r}")
     return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed,
-                            vote_exponent=config.vote_exponent, suppress_overlap=config.suppress_overlap)
+                            vote_exponent=config.vote_exponent, vote_overlap=config.vote_overlap,
+                            suppress_overlap=config.suppress_overlap)

@@ -13,7 +13,7 @@ from baselines.proposals import ProposalConfig, propose
 from baselines.selective_search import (color_bins, convert_color, selective_search, suppress_near_duplicates,
                                         texture_bins)
 from features.image_io import boxes_to_original, load_image, shrink_to_max_side
-from ilsvrc.boxes import iou
+from ilsvrc.boxes import iou, iou_matrix
 from ilsvrc.datasets import BoxedImageDataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,19 +210,25 @@ def test_equal_budget_quality_uses_the_references_count_per_image():
 
 
 # --------------------------------------------------------------------------- the ranking of the fast mode
-def _ranking_oracle(hierarchies, seed, gamma, overlap):
-    """The ranking written out box by box: RND * position / votes ** gamma, best value per box, then greedy NMS."""
+def _ranking_oracle(hierarchies, seed, gamma, vote_overlap, overlap):
+    """The ranking written out box by box: RND * position / (votes * near votes) ** gamma, the best value
+    per box, then greedy NMS in ranked order."""
     rng = np.random.default_rng(seed)
     occurrences = []
     for h_index, h in enumerate(hierarchies):
         for box, rnd, pos in zip(h.boxes.tolist(), rng.random(len(h.boxes)), h.positions):
             occurrences.append((tuple(box), rnd * pos, h_index))
-    votes = {}
+    holders = {}
     for box, _, h_index in occurrences:
-        votes.setdefault(box, set()).add(h_index)
+        holders.setdefault(box, set()).add(h_index)
+    distinct = list(holders)
+    overlaps = iou_matrix(np.array(distinct, float), np.array(distinct, float))
+    near = {box: set().union(*(holders[distinct[j]] for j in np.flatnonzero((overlaps[i] > vote_overlap)
+                                                                             | (np.arange(len(distinct)) == i))))
+            for i, box in enumerate(distinct)}
     best = {}
     for i, (box, value, _) in enumerate(occurrences):
-        key = (value / len(votes[box]) ** gamma, i)
+        key = (value / (len(holders[box]) * len(near[box])) ** gamma, i)
         best[box] = min(best.get(box, key), key)
     ranked = np.array(sorted(best, key=best.get), float)
     if overlap < 1:
@@ -235,13 +241,14 @@ def test_vote_ranking_matches_the_oracle():
 
     photo = load_image(BOXES / "images" / "dolphin" / "image_0021.jpg")
     hierarchies = [h for _, h in selective_search_hierarchies(photo, MODES["paper_fast"])]
-    for gamma, overlap in ((0.0, 1.0), (2.0, 1.0), (2.0, 0.9), (1.0, 0.98)):
-        got = rank_hierarchies(hierarchies, seed=3, vote_exponent=gamma, suppress_overlap=overlap)
-        assert np.array_equal(got, _ranking_oracle(hierarchies, 3, gamma, overlap)), (gamma, overlap)
+    for gamma, vote_overlap, overlap in ((0.0, 1.0, 1.0), (2.0, 1.0, 1.0), (1.0, 0.9, 0.98), (1.5, 0.7, 0.9)):
+        got = rank_hierarchies(hierarchies, seed=3, vote_exponent=gamma, vote_overlap=vote_overlap,
+                               suppress_overlap=overlap)
+        assert np.array_equal(got, _ranking_oracle(hierarchies, 3, gamma, vote_overlap, overlap)), gamma
     # votes move boxes that several hierarchies share ahead
     plain = rank_hierarchies(hierarchies, seed=3)
-    voted = rank_hierarchies(hierarchies, seed=3, vote_exponent=2.0)
-    shared = {tuple(b) for h in hierarchies[:1] for b in h.boxes.tolist()} & {tuple(b) for b in hierarchies[2].boxes.tolist()}
+    voted = rank_hierarchies(hierarchies, seed=3, vote_exponent=1.0, vote_overlap=0.9)
+    shared = {tuple(b) for b in hierarchies[0].boxes.tolist()} & {tuple(b) for b in hierarchies[2].boxes.tolist()}
     rank_of = lambda boxes: {tuple(b): i for i, b in enumerate(boxes.tolist())}     # noqa: E731
     p, v = rank_of(plain), rank_of(voted)
     assert np.mean([v[b] for b in shared]) < np.mean([p[b] for b in shared])
@@ -267,3 +274,5 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
         ss.SelectiveSearchConfig(extra=((("hsv",), (100,), ("X",)),))
     with pytest.raises(ValueError, match="suppress_overlap"):
         ss.SelectiveSearchConfig(suppress_overlap=0.0)
+    with pytest.raises(ValueError, match="vote_overlap"):
+        ss.SelectiveSearchConfig(vote_overlap=1.5)
