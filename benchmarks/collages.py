@@ -41,8 +41,6 @@ BACKGROUNDS = Path(os.environ.get("CALTECH101_BACKGROUNDS", ROOT.parent / "share
                                   / "101_ObjectCategories" / "BACKGROUND_Google"))
 OBJECTS = ROOT / "data" / "caltech101_boxes" / "boxes.csv"
 
-TUNING_SEED = 1
-"""The seed of the collage set on which the ``fast`` mode's settings were chosen."""
 EVALUATION_SEED = 2
 """The seed of the held-out collage set that the benchmark reports."""
 
@@ -144,6 +142,18 @@ def _object_patch(path, box, rng, settings: CollageSettings):
 
 def _overlaps(a, b) -> bool:
     return not (a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1])
+
+
+TUNING_SETS = (
+    ("small objects", 1, 60, CollageSettings()),
+    ("small objects", 11, 120, CollageSettings()),
+    ("large objects", 1, 50, CollageSettings(objects=(1, 2), object_side=(150.0, 300.0))),
+    ("large objects", 11, 150, CollageSettings(objects=(1, 2), object_side=(150.0, 300.0))),
+    ("one object filling the photo", 11, 120, CollageSettings(objects=(1, 1), object_side=(220.0, 330.0),
+                                                              context=0.1)),
+)
+"""(name, seed, images, settings) of the sets on which the ``fast`` mode's settings were chosen;
+none uses :data:`EVALUATION_SEED`."""
 
 
 def make_collage(source: CollageSource, seed: int, index: int, settings: CollageSettings = CollageSettings()

@@ -5,7 +5,7 @@ Two photo sets with their object boxes:
 - ``collages``: the held-out collage set (:mod:`benchmarks.collages`, seed
   :data:`benchmarks.collages.EVALUATION_SEED`): real Caltech-101 objects of 20..120 px
   pasted onto real 400..500 px background photographs, 3..8 per image.  The ``fast``
-  mode's settings were chosen on other seeds (:data:`benchmarks.collages.TUNING_SEEDS`);
+  mode's settings were chosen on other collage sets (:data:`benchmarks.collages.TUNING_SETS`);
 - ``caltech``: the 195 boxed Caltech-101 images of ``data/caltech101_boxes`` (one object
   filling most of a ~300 px photograph).
 
