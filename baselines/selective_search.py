@@ -38,22 +38,45 @@ best rank: a box proposed by several strategies is more likely to rank high, and
 coherent regions come first.  The order is reproducible (same image, same seed, same
 boxes in the same order) and a top-N cut keeps the paper's mix of scales.
 
+Two optional steps (used by the ``fast`` mode, off in the paper's modes):
+
+- *votes* (``vote_exponent`` gamma > 0): a box that several hierarchies find is more likely
+  an object than one a single grouping happened to form.  With ``votes(b)`` the number of
+  hierarchies that hold box ``b`` and ``near_votes(b)`` the number that hold ``b`` or a
+  box overlapping it by IoU > ``vote_overlap``, each occurrence's value becomes
+  ``v = RND * i / (votes(b) * near_votes(b)) ** gamma``.  Exact votes lift small,
+  well-delimited objects that every segmentation isolates alike; near votes lift large
+  objects whose box varies by a few pixels from one grouping to the next.
+- *near-duplicate suppression* (``suppress_overlap`` < 1): greedy non-maximum
+  suppression in ranked order drops a box that overlaps a better-ranked one by more
+  than that IoU (:func:`suppress_near_duplicates`), so that a budget of N boxes is not
+  spent on copies;
+- *soft suppression* (``demote_factor`` > 1, Bodla et al.'s Soft-NMS in spirit): the
+  boxes that greedy suppression at the looser ``demote_overlap`` would drop stay in
+  the list, but with their value multiplied by ``demote_factor``, so that the first
+  hundreds of boxes reach more objects while the variants that sharpen the overlap
+  with an object found already follow.
+
 Modes
 -----
 The paper's settings (Section 5.3): ``"single"``: HSV, k = 100, C+T+S+F.
 ``"paper_fast"``: HSV and Lab, k = 50 and 100, strategies C+T+S+F and T+S+F (8
 hierarchies).  ``"quality"``: HSV, Lab, rgI, H and I, k = 50, 100, 150 and 300, strategies
-C+T+S+F, T+S+F, F and S (80 hierarchies).
+C+T+S+F, T+S+F, F and S (80 hierarchies).  All three rank as the paper does.
 
-``"fast"`` (the default) extends the paper's Fast mode by a third threshold, k = 200,
-and the Quality mode's size-only strategy S: HSV and Lab, k = 50, 100 and 200,
-strategies C+T+S+F, T+S+F and S (18 hierarchies on 6 segmentations).  The coarser
-segmentation and the size-driven grouping add the large, loosely coherent boxes that
-the paper's Fast mode lacks on object-centred photographs; S needs no histograms and
-costs little.  ``make bench`` compares both with OpenCV's
-``switchToSelectiveSearchFast`` preset (k = 150, 300, 450; 12 hierarchies, far coarser
-initial regions) on the 195 boxed Caltech-101 images: the extended mode is above the
-preset in recall, MABO and average recall at about the same time.
+``"fast"`` (the default) extends the paper's Fast mode: HSV and Lab, k = 50, 100 and 200,
+strategies C+T+S+F and T+S+F, and on the coarsest segmentation (k = 200) also the
+Quality mode's fill-only and size-only strategies F and S (16 hierarchies on 6
+segmentations); ranked with votes (gamma = 1, near votes above IoU 0.9),
+near-duplicate suppression above IoU 0.98 and soft suppression above IoU 0.8 (values
+times 3).  The coarse segmentation and the F and S
+groupings add the large boxes that the paper's Fast mode lacks on object-centred
+photographs; the votes put the small objects of cluttered photographs into the first
+hundreds of boxes, where the paper's ranking (large regions first) has few of them.
+The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`, tuning
+seeds) against OpenCV's ``switchToSelectiveSearchFast`` preset (k = 150, 300, 450; 12
+hierarchies, far coarser initial regions) at equal numbers of boxes; ``make bench``
+reports both on a held-out collage set and on the 195 boxed Caltech-101 images.
 
 Boxes are returned in the suite's canonical convention (:mod:`ilsvrc.boxes`): rows
 ``(x1, y1, x2, y2)`` of inclusive pixel coordinates, 0-based.
@@ -106,6 +129,10 @@ class SelectiveSearchConfig:
     suppress_overlap : float
         Drop a ranked box whose IoU with a better-ranked box exceeds this (greedy, in
         ranked order); 1 drops exact repeats only, as the paper does.
+    demote_overlap, demote_factor : float
+        Soft suppression: a box that greedy suppression at ``demote_overlap`` would drop
+        keeps its place in the list only after its value is multiplied by
+        ``demote_factor`` (1: off).
     """
 
     color_spaces: tuple = ("hsv",)
@@ -117,6 +144,8 @@ class SelectiveSearchConfig:
     vote_exponent: float = 0.0
     vote_overlap: float = 1.0
     suppress_overlap: float = 1.0
+    demote_overlap: float = 1.0
+    demote_factor: float = 1.0
 
     def __post_init__(self):
         for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
@@ -134,7 +163,9 @@ class SelectiveSearchConfig:
             raise ValueError(f"sigma: expected >= 0, got {self.sigma}")
         if not self.vote_exponent >= 0:
             raise ValueError(f"vote_exponent: expected >= 0, got {self.vote_exponent}")
-        for name in ("vote_overlap", "suppress_overlap"):
+        if not self.demote_factor >= 1:
+            raise ValueError(f"demote_factor: expected >= 1, got {self.demote_factor}")
+        for name in ("vote_overlap", "suppress_overlap", "demote_overlap"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name}: expected a value in (0, 1], got {getattr(self, name)}")
 
@@ -156,7 +187,7 @@ MODES = {
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
     "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
                                   extra=((("hsv", "lab"), (200,), ("F", "S")),), vote_exponent=1.0,
-                                  vote_overlap=0.9, suppress_overlap=0.98),
+                                  vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),
 }
@@ -522,7 +553,8 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
 
 
 def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, vote_overlap: float = 1.0,
-                     suppress_overlap: float = 1.0) -> np.ndarray:
+                     suppress_overlap: float = 1.0, demote_overlap: float = 1.0,
+                     demote_factor: float = 1.0) -> np.ndarray:
     """Merge hierarchies into one de-duplicated, ranked list of boxes (see "Ranking" above).
 
     Parameters
@@ -537,6 +569,10 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, 
         hold the box or one overlapping it by IoU above ``vote_overlap`` (1: the same box).
     suppress_overlap : float
         Greedy suppression of near-duplicates in ranked order (1: exact repeats only).
+    demote_overlap, demote_factor : float
+        Soft suppression: the boxes that greedy suppression at ``demote_overlap`` would
+        drop have their (best) value multiplied by ``demote_factor`` and the list is
+        sorted again (``demote_factor`` 1: off).
 
     Returns
     -------
@@ -552,9 +588,17 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, 
         box_id = _box_ids(boxes)
         votes, near_votes = hierarchy_votes(boxes, box_id, [len(h.boxes) for h in hierarchies], vote_overlap)
         values = values / (votes * near_votes)[box_id] ** vote_exponent
-    ranked = unique_in_order(boxes[np.argsort(values, kind="stable")])
+    order = np.argsort(values, kind="stable")
+    _, first = np.unique(_box_ids(boxes[order]), return_index=True)
+    best = order[np.sort(first)]                      # each box's best occurrence, in ranked order
+    ranked, values = boxes[best], values[best]
     if suppress_overlap < 1:
-        ranked = ranked[suppress_near_duplicates(ranked, suppress_overlap)]
+        keep = suppress_near_duplicates(ranked, suppress_overlap)
+        ranked, values = ranked[keep], values[keep]
+    if demote_factor > 1 and demote_overlap < 1:
+        factor = np.full(len(ranked), float(demote_factor))
+        factor[suppress_near_duplicates(ranked, demote_overlap)] = 1.0
+        ranked = ranked[np.argsort(values * factor, kind="stable")]
     return ranked
 
 
@@ -725,4 +769,5 @@ def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed:
         raise ValueError(f"mode: expected one of {tuple(MODES)} or a SelectiveSearchConfig, got {mode!r}")
     return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed,
                             vote_exponent=config.vote_exponent, vote_overlap=config.vote_overlap,
-                            suppress_overlap=config.suppress_overlap)
+                            suppress_overlap=config.suppress_overlap, demote_overlap=config.demote_overlap,
+                            demote_factor=config.demote_factor)

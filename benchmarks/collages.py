@@ -22,7 +22,7 @@ Image ``i`` of the set with seed ``s`` depends only on ``(s, i)`` (its own gener
 set of 100 images is the first 100 of a set of 1,000.  Ground-truth boxes are the pasted
 object boxes mapped through the resize with :func:`features.image_io.boxes_to_original`.
 
-``python -m benchmarks.collages OUT --seed 2 --images 100`` writes ``OUT/images/*.png``
+``python -m benchmarks.collages OUT --seed 3 --images 100`` writes ``OUT/images/*.png``
 and ``OUT/boxes.csv`` (pixels counted from 1), a folder :class:`ilsvrc.datasets.BoxedImageDataset`
 and the detection runner read.
 """
@@ -41,8 +41,11 @@ BACKGROUNDS = Path(os.environ.get("CALTECH101_BACKGROUNDS", ROOT.parent / "share
                                   / "101_ObjectCategories" / "BACKGROUND_Google"))
 OBJECTS = ROOT / "data" / "caltech101_boxes" / "boxes.csv"
 
-EVALUATION_SEED = 2
-"""The seed of the held-out collage set that the benchmark reports."""
+EVALUATION_SEED = 3
+"""The seed of the held-out collage set that the benchmark reports.  (Seed 2 served as a first
+held-out check of an earlier ``fast`` setting, which it showed below OpenCV's preset in recall@0.5
+at 500 and 1,000 boxes; the soft suppression was then chosen on :data:`TUNING_SETS` and seed 3,
+unseen until then, became the held-out set.)"""
 
 
 @dataclass(frozen=True)

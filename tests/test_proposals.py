@@ -210,9 +210,10 @@ def test_equal_budget_quality_uses_the_references_count_per_image():
 
 
 # --------------------------------------------------------------------------- the ranking of the fast mode
-def _ranking_oracle(hierarchies, seed, gamma, vote_overlap, overlap):
+def _ranking_oracle(hierarchies, seed, gamma, vote_overlap, overlap, demote_overlap=1.0, factor=1.0):
     """The ranking written out box by box: RND * position / (votes * near votes) ** gamma, the best value
-    per box, then greedy NMS in ranked order."""
+    per box, greedy NMS in ranked order, then the values of the boxes NMS at demote_overlap would drop
+    multiplied by factor."""
     rng = np.random.default_rng(seed)
     occurrences = []
     for h_index, h in enumerate(hierarchies):
@@ -230,10 +231,16 @@ def _ranking_oracle(hierarchies, seed, gamma, vote_overlap, overlap):
     for i, (box, value, _) in enumerate(occurrences):
         key = (value / (len(holders[box]) * len(near[box])) ** gamma, i)
         best[box] = min(best.get(box, key), key)
-    ranked = np.array(sorted(best, key=best.get), float)
+    ranked = sorted(best, key=best.get)
     if overlap < 1:
-        ranked = ranked[np.sort(non_maximum_suppression(ranked, -np.arange(len(ranked), dtype=float), overlap))]
-    return ranked
+        kept = non_maximum_suppression(np.array(ranked, float), -np.arange(len(ranked), dtype=float), overlap)
+        ranked = [ranked[i] for i in np.sort(kept)]
+    if factor > 1:
+        kept = set(non_maximum_suppression(np.array(ranked, float), -np.arange(len(ranked), dtype=float),
+                                           demote_overlap).tolist())
+        value = {box: best[box][0] * (1 if i in kept else factor) for i, box in enumerate(ranked)}
+        ranked = sorted(ranked, key=lambda box: (value[box], ranked.index(box)))
+    return np.array(ranked, float)
 
 
 def test_vote_ranking_matches_the_oracle():
@@ -241,10 +248,12 @@ def test_vote_ranking_matches_the_oracle():
 
     photo = load_image(BOXES / "images" / "dolphin" / "image_0021.jpg")
     hierarchies = [h for _, h in selective_search_hierarchies(photo, MODES["paper_fast"])]
-    for gamma, vote_overlap, overlap in ((0.0, 1.0, 1.0), (2.0, 1.0, 1.0), (1.0, 0.9, 0.98), (1.5, 0.7, 0.9)):
+    for gamma, vote_overlap, overlap, demote, factor in ((0.0, 1.0, 1.0, 1.0, 1.0), (2.0, 1.0, 1.0, 1.0, 1.0),
+                                                         (1.0, 0.9, 0.98, 0.8, 3.0), (1.5, 0.7, 0.9, 0.6, 10.0)):
         got = rank_hierarchies(hierarchies, seed=3, vote_exponent=gamma, vote_overlap=vote_overlap,
-                               suppress_overlap=overlap)
-        assert np.array_equal(got, _ranking_oracle(hierarchies, 3, gamma, vote_overlap, overlap)), gamma
+                               suppress_overlap=overlap, demote_overlap=demote, demote_factor=factor)
+        expected = _ranking_oracle(hierarchies, 3, gamma, vote_overlap, overlap, demote, factor)
+        assert np.array_equal(got, expected), (gamma, vote_overlap, overlap, demote, factor)
     # votes move boxes that several hierarchies share ahead
     plain = rank_hierarchies(hierarchies, seed=3)
     voted = rank_hierarchies(hierarchies, seed=3, vote_exponent=1.0, vote_overlap=0.9)
@@ -276,3 +285,5 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
         ss.SelectiveSearchConfig(suppress_overlap=0.0)
     with pytest.raises(ValueError, match="vote_overlap"):
         ss.SelectiveSearchConfig(vote_overlap=1.5)
+    with pytest.raises(ValueError, match="demote_factor"):
+        ss.SelectiveSearchConfig(demote_factor=0.5)
