@@ -14,17 +14,30 @@ Backends
     before each call where the C library can be reached (glibc, musl, macOS), which makes
     the order reproducible in a single-threaded caller.  OpenCV returns ``(x, y, w, h)``
     with the true width and height.
-``"selectivesearch"``
-    The ``selectivesearch`` package (scikit-image's Felzenszwalb segmentation and a
+``"selectivesearch_package"``
+    The ``selectivesearch`` package from PyPI (scikit-image's Felzenszwalb segmentation and a
     pure-Python grouping).  Its ``rect`` is ``(x, y, w, h)`` with ``w = max_x - min_x``,
     one pixel short of the width its docstring promises, so the box is
     ``(x, y, x + w, y + h)`` inclusive; about a third of its regions repeat a box, and
     repeated boxes are dropped here (first kept).  Its order is creation order: initial
     regions first, the whole image last.
 
+Working size
+------------
+Every backend runs on a *working image*: the image shrunk (never enlarged) so that its
+longest side is at most ``ProposalConfig.max_side`` pixels (default 500, the size of the
+PASCAL VOC and ILSVRC photographs the settings were made for; 0 keeps the image as it is),
+each side rounded to the nearest pixel (:func:`features.image_io.shrink_to_max_side`).
+The boxes are then mapped back to the image's own pixels axis by axis with
+:func:`features.image_io.boxes_to_original` (pixel ``i`` covers ``[i - 0.5, i + 0.5)``;
+the continuous box edges are scaled by ``original / working`` per axis and moved to the
+nearest pixel boundary).  Segmentation scales (``k``, minimum sizes) are thereby defined
+in working pixels, so a 12-megapixel photograph gives the same kind of proposals as a
+500-px one, at a bounded cost in time and memory.
+
 Every backend returns canonical inclusive boxes ``(x1, y1, x2, y2)``, float64, 0-based,
-without duplicates, clipped to the image, best first; an image with no proposal gives an
-empty (0, 4) array, never ``None``.
+on the pixels of the image given, without duplicates, clipped to the image, best first;
+an image with no proposal gives an empty (0, 4) array, never ``None``.
 """
 from __future__ import annotations
 
@@ -36,13 +49,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from features.image_io import boxes_to_original, shrink_to_max_side
 from ilsvrc.boxes import clip_boxes
 
 from .selective_search import MODES, as_rgb_image, selective_search, unique_in_order
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("selective_search", "opencv", "selectivesearch")
+BACKENDS = ("selective_search", "opencv", "selectivesearch_package")
+
+_RENAMED = {"selectivesearch": "selectivesearch_package"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,10 @@ class ProposalConfig:
     max_boxes : int
         Keep the best ``max_boxes`` (0: all).
     min_side : int
-        Drop boxes narrower or shorter than this many pixels (0: keep all).
+        Drop boxes narrower or shorter than this many pixels of the image given (0: keep all).
+    max_side : int
+        Longest side of the working image in pixels (0: the image as given); see the
+        module docstring.
     scale, sigma, min_size : float
         The ``selectivesearch`` package's parameters (its README's 500, 0.9, 10).
     """
@@ -70,11 +89,14 @@ class ProposalConfig:
     seed: int = 0
     max_boxes: int = 0
     min_side: int = 0
+    max_side: int = 500
     scale: float = 500.0
     sigma: float = 0.9
     min_size: int = 10
 
     def __post_init__(self):
+        if self.backend in _RENAMED:
+            raise ValueError(f"backend: {self.backend!r} is now called {_RENAMED[self.backend]!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
         if self.mode not in MODES:
@@ -82,8 +104,8 @@ class ProposalConfig:
         if self.backend == "opencv" and self.mode == "paper_fast":
             raise ValueError("mode 'paper_fast' exists only for the selective_search backend; OpenCV has "
                              "'single', 'fast' and 'quality' presets")
-        if self.max_boxes < 0 or self.min_side < 0:
-            raise ValueError("max_boxes and min_side must be >= 0")
+        if self.max_boxes < 0 or self.min_side < 0 or self.max_side < 0:
+            raise ValueError("max_boxes, min_side and max_side must be >= 0")
 
     def fingerprint(self) -> str:
         """A short digest of every setting, including what the mode name stands for (a cache key)."""
@@ -150,17 +172,22 @@ def propose(image, config: ProposalConfig = ProposalConfig()) -> np.ndarray:
     Returns
     -------
     ndarray of shape (m, 4), float64
-        Canonical inclusive boxes, best first; (0, 4) when the backend finds nothing.
+        Canonical inclusive boxes on the pixels of ``image``, best first; (0, 4) when the
+        backend finds nothing.
     """
     rgb = as_rgb_image(image)
     h, w = rgb.shape[:2]
+    working = shrink_to_max_side(rgb, config.max_side) if config.max_side else rgb
     if config.backend == "selective_search":
-        boxes = selective_search(rgb, config.mode, seed=config.seed)
+        boxes = selective_search(working, config.mode, seed=config.seed)
     elif config.backend == "opencv":
-        boxes = opencv_proposals(rgb, config.mode, config.seed)
+        boxes = opencv_proposals(working, config.mode, config.seed)
     else:
-        boxes = package_proposals(rgb, config.scale, config.sigma, config.min_size)
-    boxes = unique_in_order(clip_boxes(boxes, h, w))
+        boxes = package_proposals(working, config.scale, config.sigma, config.min_size)
+    boxes = clip_boxes(boxes, *working.shape[:2])
+    if working is not rgb:
+        boxes = boxes_to_original(boxes, working.shape, rgb.shape)
+    boxes = unique_in_order(boxes)
     if config.min_side:
         keep = ((boxes[:, 2] - boxes[:, 0] + 1 >= config.min_side) & (boxes[:, 3] - boxes[:, 1] + 1 >= config.min_side))
         boxes = boxes[keep]

@@ -38,22 +38,45 @@ best rank: a box proposed by several strategies is more likely to rank high, and
 coherent regions come first.  The order is reproducible (same image, same seed, same
 boxes in the same order) and a top-N cut keeps the paper's mix of scales.
 
+Two optional steps (used by the ``fast`` mode, off in the paper's modes):
+
+- *votes* (``vote_exponent`` gamma > 0): a box that several hierarchies find is more likely
+  an object than one a single grouping happened to form.  With ``votes(b)`` the number of
+  hierarchies that hold box ``b`` and ``near_votes(b)`` the number that hold ``b`` or a
+  box overlapping it by IoU > ``vote_overlap``, each occurrence's value becomes
+  ``v = RND * i / (votes(b) * near_votes(b)) ** gamma``.  Exact votes lift small,
+  well-delimited objects that every segmentation isolates alike; near votes lift large
+  objects whose box varies by a few pixels from one grouping to the next.
+- *near-duplicate suppression* (``suppress_overlap`` < 1): greedy non-maximum
+  suppression in ranked order drops a box that overlaps a better-ranked one by more
+  than that IoU (:func:`suppress_near_duplicates`), so that a budget of N boxes is not
+  spent on copies;
+- *soft suppression* (``demote_factor`` > 1, Bodla et al.'s Soft-NMS in spirit): the
+  boxes that greedy suppression at the looser ``demote_overlap`` would drop stay in
+  the list, but with their value multiplied by ``demote_factor``, so that the first
+  hundreds of boxes reach more objects while the variants that sharpen the overlap
+  with an object found already follow.
+
 Modes
 -----
 The paper's settings (Section 5.3): ``"single"``: HSV, k = 100, C+T+S+F.
 ``"paper_fast"``: HSV and Lab, k = 50 and 100, strategies C+T+S+F and T+S+F (8
 hierarchies).  ``"quality"``: HSV, Lab, rgI, H and I, k = 50, 100, 150 and 300, strategies
-C+T+S+F, T+S+F, F and S (80 hierarchies).
+C+T+S+F, T+S+F, F and S (80 hierarchies).  All three rank as the paper does.
 
-``"fast"`` (the default) extends the paper's Fast mode by a third threshold, k = 200,
-and the Quality mode's size-only strategy S: HSV and Lab, k = 50, 100 and 200,
-strategies C+T+S+F, T+S+F and S (18 hierarchies on 6 segmentations).  The coarser
-segmentation and the size-driven grouping add the large, loosely coherent boxes that
-the paper's Fast mode lacks on object-centred photographs; S needs no histograms and
-costs little.  ``make bench`` compares both with OpenCV's
-``switchToSelectiveSearchFast`` preset (k = 150, 300, 450; 12 hierarchies, far coarser
-initial regions) on the 195 boxed Caltech-101 images: the extended mode is above the
-preset in recall, MABO and average recall at about the same time.
+``"fast"`` (the default) extends the paper's Fast mode: HSV and Lab, k = 50, 100 and 200,
+strategies C+T+S+F and T+S+F, and on the coarsest segmentation (k = 200) also the
+Quality mode's fill-only and size-only strategies F and S (16 hierarchies on 6
+segmentations); ranked with votes (gamma = 1, near votes above IoU 0.9),
+near-duplicate suppression above IoU 0.98 and soft suppression above IoU 0.8 (values
+times 3).  The coarse segmentation and the F and S
+groupings add the large boxes that the paper's Fast mode lacks on object-centred
+photographs; the votes put the small objects of cluttered photographs into the first
+hundreds of boxes, where the paper's ranking (large regions first) has few of them.
+The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`, tuning
+seeds) against OpenCV's ``switchToSelectiveSearchFast`` preset (k = 150, 300, 450; 12
+hierarchies, far coarser initial regions) at equal numbers of boxes; ``make bench``
+reports both on a held-out collage set and on the 195 boxed Caltech-101 images.
 
 Boxes are returned in the suite's canonical convention (:mod:`ilsvrc.boxes`): rows
 ``(x1, y1, x2, y2)`` of inclusive pixel coordinates, 0-based.
@@ -61,6 +84,7 @@ Boxes are returned in the suite's canonical convention (:mod:`ilsvrc.boxes`): ro
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +117,22 @@ class SelectiveSearchConfig:
         Gaussian smoothing before the graph segmentation.
     min_size : int or None
         Minimum initial region size; ``None`` uses ``k``.
+    extra : tuple of (color_spaces, ks, strategies)
+        Further grids of hierarchies after the main one (a hierarchy already listed is not
+        repeated); a segmentation that several strategies group is computed once.
+    vote_exponent : float
+        ``gamma`` of the ranking's votes (see "Ranking" in the module docstring); 0 is the
+        paper's ranking.
+    vote_overlap : float
+        A hierarchy holding a box that overlaps a box by IoU above this gives it a near vote
+        (1: only the same box).
+    suppress_overlap : float
+        Drop a ranked box whose IoU with a better-ranked box exceeds this (greedy, in
+        ranked order); 1 drops exact repeats only, as the paper does.
+    demote_overlap, demote_factor : float
+        Soft suppression: a box that greedy suppression at ``demote_overlap`` would drop
+        keeps its place in the list only after its value is multiplied by
+        ``demote_factor`` (1: off).
     """
 
     color_spaces: tuple = ("hsv",)
@@ -100,30 +140,54 @@ class SelectiveSearchConfig:
     strategies: tuple = ("C+T+S+F",)
     sigma: float = 0.8
     min_size: int | None = None
+    extra: tuple = ()
+    vote_exponent: float = 0.0
+    vote_overlap: float = 1.0
+    suppress_overlap: float = 1.0
+    demote_overlap: float = 1.0
+    demote_factor: float = 1.0
 
     def __post_init__(self):
-        for name in self.color_spaces:
-            if name not in COLOR_SPACES:
-                raise ValueError(f"color_spaces: unknown colour space {name!r}; expected one of {COLOR_SPACES}")
-        for name in self.strategies:
-            if name not in STRATEGIES:
-                raise ValueError(f"strategies: unknown strategy {name!r}; expected one of {tuple(STRATEGIES)}")
-        if not self.color_spaces or not self.ks or not self.strategies:
-            raise ValueError("color_spaces, ks and strategies must each name at least one value")
-        if any(not k > 0 for k in self.ks):
-            raise ValueError(f"ks: expected positive thresholds, got {self.ks}")
+        for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
+            for name in spaces:
+                if name not in COLOR_SPACES:
+                    raise ValueError(f"color_spaces: unknown colour space {name!r}; expected one of {COLOR_SPACES}")
+            for name in strategies:
+                if name not in STRATEGIES:
+                    raise ValueError(f"strategies: unknown strategy {name!r}; expected one of {tuple(STRATEGIES)}")
+            if not spaces or not ks or not strategies:
+                raise ValueError("color_spaces, ks and strategies must each name at least one value")
+            if any(not k > 0 for k in ks):
+                raise ValueError(f"ks: expected positive thresholds, got {ks}")
         if not self.sigma >= 0:
             raise ValueError(f"sigma: expected >= 0, got {self.sigma}")
+        if not self.vote_exponent >= 0:
+            raise ValueError(f"vote_exponent: expected >= 0, got {self.vote_exponent}")
+        if not self.demote_factor >= 1:
+            raise ValueError(f"demote_factor: expected >= 1, got {self.demote_factor}")
+        for name in ("vote_overlap", "suppress_overlap", "demote_overlap"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name}: expected a value in (0, 1], got {getattr(self, name)}")
+
+    @property
+    def hierarchy_keys(self) -> list:
+        """``(color_space, k, strategy)`` of every hierarchy in ranking order: the main grid, then ``extra``."""
+        keys = []
+        for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
+            keys.extend(key for key in itertools.product(spaces, ks, strategies) if key not in keys)
+        return keys
 
     @property
     def n_hierarchies(self) -> int:
-        return len(self.color_spaces) * len(self.ks) * len(self.strategies)
+        return len(self.hierarchy_keys)
 
 
 MODES = {
     "single": SelectiveSearchConfig(("hsv",), (100,), ("C+T+S+F",)),
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
-    "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F", "S")),
+    "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
+                                  extra=((("hsv", "lab"), (200,), ("F", "S")),), vote_exponent=1.0,
+                                  vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),
 }
@@ -227,13 +291,11 @@ def region_adjacency(labels: np.ndarray) -> np.ndarray:
     pairs = []
     for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :]),
                  (labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])):
-        a = a.ravel().astype(np.int64)
-        b = b.ravel().astype(np.int64)
         differ = a != b
-        lo = np.minimum(a[differ], b[differ])
-        hi = np.maximum(a[differ], b[differ])
-        pairs.append(lo * n + hi)
-    codes = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, np.int64)
+        a = a[differ].astype(np.int64)
+        b = b[differ].astype(np.int64)
+        pairs.append(np.minimum(a, b) * n + np.maximum(a, b))
+    codes = np.unique(np.concatenate(pairs))
     return np.stack([codes // n, codes % n], axis=1)
 
 
@@ -247,36 +309,46 @@ def region_boxes(labels: np.ndarray, n: int) -> np.ndarray:
     return boxes
 
 
-def _region_histograms(bins: np.ndarray, labels: np.ndarray, n: int, n_bins: int) -> np.ndarray:
-    """L1-normalised per-region histograms of per-pixel bin maps.
+def _region_histograms(planes: np.ndarray, labels: np.ndarray, n: int, n_bins: int) -> np.ndarray:
+    """L1-normalised per-region histograms of per-pixel bin planes.
 
-    ``bins`` is (H, W, M) of bin indices in ``0 .. n_bins - 1`` for M maps; the result is
-    (n, M * n_bins) float32, map-major, normalised over all maps together.
+    ``planes`` is (M, H, W) of bin indices in ``0 .. n_bins - 1`` (uint8); the result is
+    (n, M * n_bins) float32, plane-major, normalised over all planes together.  One plane
+    at a time (contiguous reads): the only per-pixel temporaries are two (H, W) index arrays.
     """
-    m = bins.shape[2]
-    offsets = (np.arange(m, dtype=np.int64) * n_bins)[None, None, :]
-    codes = labels.astype(np.int64)[:, :, None] * (m * n_bins) + offsets + bins
-    hist = np.bincount(codes.ravel(), minlength=n * m * n_bins).reshape(n, m * n_bins).astype(np.float32)
+    m = planes.shape[0]
+    base = labels.ravel().astype(np.intp) * n_bins
+    hist = np.empty((n, m * n_bins), np.float32)
+    for j in range(m):
+        hist[:, j * n_bins:(j + 1) * n_bins] = np.bincount(base + planes[j].ravel(),
+                                                           minlength=n * n_bins).reshape(n, n_bins)
     hist /= hist.sum(axis=1, keepdims=True)
     return hist
 
 
+_COLOR_BIN_OF_VALUE = (np.arange(256) * COLOR_BINS // 256).astype(np.uint8)
+
+
 def color_bins(image: np.ndarray) -> np.ndarray:
-    """Colour-histogram bin of each pixel and channel: ``value * 25 // 256``; (H, W, C) int64."""
-    return image.astype(np.int64) * COLOR_BINS // 256
+    """Colour-histogram bin of each channel and pixel: ``value * 25 // 256``; (C, H, W) uint8."""
+    return np.stack([_COLOR_BIN_OF_VALUE[image[:, :, c]] for c in range(image.shape[2])])
 
 
 def texture_bins(image: np.ndarray) -> np.ndarray:
-    """Texture-histogram bin of each pixel, channel and orientation; (H, W, 8 C) int64.
+    """Texture-histogram bin of each channel, orientation and pixel; (8 C, H, W) uint8.
 
     For each channel, Gaussian derivatives (sigma 1) ``gx, gy`` give directional derivatives
     ``d_theta = cos(theta) gx + sin(theta) gy`` for theta in 0, 45, 90, 135 degrees; their
-    positive and negative parts are the 8 orientations.  Each response map is scaled by
-    its maximum over the image into 10 bins.
+    positive and negative parts are the 8 orientations (plane ``8 c + 2 t`` the positive
+    part of orientation ``t`` of channel ``c``, the next plane its negative part).  Each
+    response map is scaled by its maximum over the image into 10 bins.  Computed one
+    response map at a time (float32), so the peak memory is a few bytes per pixel besides
+    the 8 C bytes per pixel of the result.
     """
     import cv2
 
-    maps = []
+    out = np.empty((TEXTURE_ORIENTATIONS * image.shape[2],) + image.shape[:2], np.uint8)
+    i = 0
     for c in range(image.shape[2]):
         plane = cv2.GaussianBlur(image[:, :, c].astype(np.float32), (0, 0), 1.0)
         gx = cv2.Sobel(plane, cv2.CV_32F, 1, 0, ksize=1)
@@ -284,13 +356,13 @@ def texture_bins(image: np.ndarray) -> np.ndarray:
         for theta in (0.0, 45.0, 90.0, 135.0):
             t = np.deg2rad(theta)
             d = np.float32(np.cos(t)) * gx + np.float32(np.sin(t)) * gy
-            maps.append(np.maximum(d, 0))
-            maps.append(np.maximum(-d, 0))
-    out = np.empty(image.shape[:2] + (len(maps),), np.int64)
-    for i, r in enumerate(maps):
-        top = float(r.max())
-        scale = TEXTURE_BINS / top if top > 0 else 0.0
-        out[:, :, i] = np.minimum((r * scale).astype(np.int64), TEXTURE_BINS - 1)
+            for sign in (1, -1):
+                r = np.maximum(d if sign > 0 else np.negative(d), 0)
+                top = float(r.max())
+                r *= TEXTURE_BINS / top if top > 0 else 0.0
+                np.minimum(r, TEXTURE_BINS - 1, out=r)
+                out[i] = r                  # truncation: the bin of each non-negative response
+                i += 1
     return out
 
 
@@ -377,24 +449,28 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
         heap = list(zip((-s0).tolist(), ea.tolist(), eb.tolist()))
         heapq.heapify(heap)
 
-    alive = np.zeros(cap, bool)
-    alive[:n] = True
+    # the merge loop works on Python floats (cheaper than numpy scalars); the arithmetic is
+    # the same as similarity()'s, operation by operation, so the hierarchy is identical
+    size_of = size.tolist()
+    box_of = box.tolist()
+    alive = bytearray(cap)
+    alive[:n] = b"\x01" * n
     parents = []
     t = n
     while heap:
         _, a, b = heapq.heappop(heap)
         if not (alive[a] and alive[b]):
             continue
-        sa, sb = size[a], size[b]
-        size[t] = sa + sb
+        sa, sb = size_of[a], size_of[b]
+        st = sa + sb
+        size_of[t] = st
         if use_hist:
-            feat[t] = (feat[a] * np.float32(sa) + feat[b] * np.float32(sb)) / np.float32(sa + sb)
-        box[t, 0] = min(box[a, 0], box[b, 0])
-        box[t, 1] = min(box[a, 1], box[b, 1])
-        box[t, 2] = max(box[a, 2], box[b, 2])
-        box[t, 3] = max(box[a, 3], box[b, 3])
-        alive[a] = alive[b] = False
-        alive[t] = True
+            feat[t] = (feat[a] * np.float32(sa) + feat[b] * np.float32(sb)) / np.float32(st)
+        ba, bb = box_of[a], box_of[b]
+        x0, y0, x1, y1 = min(ba[0], bb[0]), min(ba[1], bb[1]), max(ba[2], bb[2]), max(ba[3], bb[3])
+        box_of[t] = [x0, y0, x1, y1]
+        alive[a] = alive[b] = 0
+        alive[t] = 1
         parents.append((a, b))
         nb = neighbours[a] | neighbours[b]
         nb.discard(a)
@@ -407,13 +483,22 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
         neighbours.append(nb)
         neighbours[a] = neighbours[b] = None
         if nb:
-            others = np.fromiter(nb, np.int64, len(nb))
-            others.sort()
-            sims = similarity(t, others)
-            for s, x in zip((-sims).tolist(), others.tolist()):
-                heapq.heappush(heap, (s, x, t))
+            others = sorted(nb)
+            hist_sims = (np.minimum(feat[others], feat[t]).sum(axis=1, dtype=np.float64).tolist() if use_hist
+                         else [0.0] * len(others))
+            for x, sim in zip(others, hist_sims):
+                so = size_of[x]
+                if size_weight:
+                    sim += size_weight * (1.0 - (so + st) * inv_im)
+                if fill_weight:
+                    bx = box_of[x]
+                    bw = max(bx[2], x1) - min(bx[0], x0) + 1
+                    bh = max(bx[3], y1) - min(bx[1], y0) + 1
+                    sim += fill_weight * (1.0 - (bw * bh - so - st) * inv_im)
+                heapq.heappush(heap, (-sim, x, t))
         t += 1
-    return Hierarchy(box[:t].copy(), np.asarray(parents, np.int64).reshape(-1, 2), n)
+    box = np.array(box_of[:t], np.float64).reshape(-1, 4)
+    return Hierarchy(box, np.asarray(parents, np.int64).reshape(-1, 2), n)
 
 
 # --------------------------------------------------------------------------- the whole search
@@ -439,7 +524,10 @@ def _segment(image_c: np.ndarray, color_map: np.ndarray, texture_map: np.ndarray
 
 
 def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["fast"]):
-    """Every hierarchy of ``config`` on ``image``, in the order colour space, k, strategy.
+    """Every hierarchy of ``config`` on ``image``, in the order of ``config.hierarchy_keys``.
+
+    Each colour space is converted and binned once, and segmented once per k, however many
+    strategies group its regions.
 
     Returns
     -------
@@ -447,29 +535,44 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
         The dict names the hierarchy's ``color_space``, ``k`` and ``strategy``.
     """
     rgb = as_rgb_image(image)
-    out = []
-    for space in config.color_spaces:
+    keys = config.hierarchy_keys
+    found = {}
+    for space in dict.fromkeys(key[0] for key in keys):
         image_c = convert_color(rgb, space)
         color_map, texture_map = color_bins(image_c), texture_bins(image_c)     # shared by every k
-        for k in config.ks:
+        for k in dict.fromkeys(key[1] for key in keys if key[0] == space):
             seg = _segment(image_c, color_map, texture_map, k, config.sigma, config.min_size)
-            for name in config.strategies:
+            for name in (key[2] for key in keys if key[:2] == (space, k)):
                 wc, wt, ws, wf = STRATEGIES[name]
                 blocks = [b for w, b in ((wc, seg.color), (wt, seg.texture)) if w]
                 hist = np.hstack(blocks) if blocks else np.zeros((seg.n, 0), np.float32)
-                h = hierarchical_grouping(hist, seg.sizes, seg.boxes, seg.edges, rgb.shape[0] * rgb.shape[1],
-                                          size_weight=ws, fill_weight=wf)
-                out.append(({"color_space": space, "k": k, "strategy": name}, h))
-    return out
+                found[space, k, name] = hierarchical_grouping(hist, seg.sizes, seg.boxes, seg.edges,
+                                                              rgb.shape[0] * rgb.shape[1], size_weight=ws,
+                                                              fill_weight=wf)
+    return [({"color_space": space, "k": k, "strategy": name}, found[space, k, name]) for space, k, name in keys]
 
 
-def rank_hierarchies(hierarchies, seed: int = 0) -> np.ndarray:
+def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, vote_overlap: float = 1.0,
+                     suppress_overlap: float = 1.0, demote_overlap: float = 1.0,
+                     demote_factor: float = 1.0) -> np.ndarray:
     """Merge hierarchies into one de-duplicated, ranked list of boxes (see "Ranking" above).
 
     Parameters
     ----------
     hierarchies : sequence of Hierarchy
     seed : int
+    vote_exponent : float
+        ``gamma``: each occurrence's value ``RND * position`` is divided by
+        ``(votes * near_votes) ** gamma`` (0: the paper's ranking).
+    vote_overlap : float
+        ``votes`` counts the hierarchies that hold the same box, ``near_votes`` those that
+        hold the box or one overlapping it by IoU above ``vote_overlap`` (1: the same box).
+    suppress_overlap : float
+        Greedy suppression of near-duplicates in ranked order (1: exact repeats only).
+    demote_overlap, demote_factor : float
+        Soft suppression: the boxes that greedy suppression at ``demote_overlap`` would
+        drop have their (best) value multiplied by ``demote_factor`` and the list is
+        sorted again (``demote_factor`` 1: off).
 
     Returns
     -------
@@ -481,7 +584,71 @@ def rank_hierarchies(hierarchies, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     boxes = np.concatenate([h.boxes for h in hierarchies])
     values = np.concatenate([rng.random(len(h.boxes)) * h.positions for h in hierarchies])
-    return unique_in_order(boxes[np.argsort(values, kind="stable")])
+    if vote_exponent:
+        box_id = _box_ids(boxes)
+        votes, near_votes = hierarchy_votes(boxes, box_id, [len(h.boxes) for h in hierarchies], vote_overlap)
+        values = values / (votes * near_votes)[box_id] ** vote_exponent
+    order = np.argsort(values, kind="stable")
+    _, first = np.unique(_box_ids(boxes[order]), return_index=True)
+    best = order[np.sort(first)]                      # each box's best occurrence, in ranked order
+    ranked, values = boxes[best], values[best]
+    if suppress_overlap < 1:
+        keep = suppress_near_duplicates(ranked, suppress_overlap)
+        ranked, values = ranked[keep], values[keep]
+    if demote_factor > 1 and demote_overlap < 1:
+        factor = np.full(len(ranked), float(demote_factor))
+        factor[suppress_near_duplicates(ranked, demote_overlap)] = 1.0
+        ranked = ranked[np.argsort(values * factor, kind="stable")]
+    return ranked
+
+
+def hierarchy_votes(boxes: np.ndarray, box_id: np.ndarray, lengths, overlap: float = 1.0):
+    """How many hierarchies hold each distinct box, exactly and nearly.
+
+    Parameters
+    ----------
+    boxes : ndarray of shape (N, 4)
+        The boxes of all hierarchies, one after the other.
+    box_id : ndarray of shape (N,), int
+        Dense id of each distinct box (:func:`_box_ids`).
+    lengths : sequence of int
+        Boxes per hierarchy (summing to N).
+    overlap : float
+        IoU above which a box of a hierarchy is a near vote for another box (1: exact only).
+
+    Returns
+    -------
+    votes, near_votes : ndarray of shape (n_distinct,), float64
+        Hierarchies holding the box; hierarchies holding the box or a box overlapping it
+        by more than ``overlap``.
+    """
+    from scipy import sparse
+
+    n_hier = len(lengths)
+    n_box = int(box_id.max()) + 1
+    owner = np.repeat(np.arange(n_hier), lengths)
+    held = sparse.csr_matrix((np.ones(len(box_id), np.float32), (box_id, owner)), shape=(n_box, n_hier))
+    held.data[:] = 1.0                                       # a box repeated within one hierarchy votes once
+    votes = np.asarray(held.sum(axis=1), np.float64).ravel()
+    if overlap >= 1:
+        return votes, votes
+    distinct = np.zeros((n_box, 4), np.float64)
+    distinct[box_id] = boxes
+    i, j = overlapping_pairs(distinct, overlap)
+    near = sparse.csr_matrix((np.ones(2 * len(i), np.float32), (np.r_[i, j], np.r_[j, i])), shape=(n_box, n_box))
+    near = (near + sparse.identity(n_box, np.float32, format="csr")) @ held
+    return votes, np.asarray((near > 0).sum(axis=1), np.float64).ravel()
+
+
+def _box_ids(boxes: np.ndarray) -> np.ndarray:
+    """A dense id per distinct row of ``boxes`` (N, 4), equal ids for equal rows; (N,) int64."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if len(b) and b.min() >= 0 and b.max() < 2 ** 15 and np.array_equal(b, np.floor(b)):
+        codes = np.zeros(len(b), np.int64)            # whole pixels below 32768: one int64 per box
+        for col in range(4):
+            codes = (codes << 16) | b[:, col].astype(np.int64)
+        return np.unique(codes, return_inverse=True)[1].ravel()
+    return np.unique(b, axis=0, return_inverse=True)[1].ravel()
 
 
 def unique_in_order(boxes: np.ndarray) -> np.ndarray:
@@ -489,8 +656,96 @@ def unique_in_order(boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     if len(boxes) == 0:
         return boxes
-    _, first = np.unique(boxes, axis=0, return_index=True)
+    _, first = np.unique(_box_ids(boxes), return_index=True)
     return boxes[np.sort(first)]
+
+
+def overlapping_pairs(boxes: np.ndarray, overlap: float) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` of ``boxes`` whose IoU (devkit +1 convention) exceeds ``overlap``.
+
+    IoU > t requires the widths (and the heights) to differ by a factor below 1 / t, so
+    boxes are binned by ``floor(log(width) / -log(t))`` and ``floor(log(height) / -log(t))``
+    and compared only with the boxes of the same and the eight adjacent bins: for t near 1
+    a few boxes each, instead of all of them.
+
+    Parameters
+    ----------
+    boxes : ndarray of shape (m, 4)
+        Canonical boxes (non-empty: ``x2 >= x1``, ``y2 >= y1``).
+    overlap : float
+        In (0, 1).
+
+    Returns
+    -------
+    i, j : ndarray of shape (p,), int64
+        The pairs, ordered by ``j`` then ``i``.
+    """
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not 0.0 < overlap < 1.0:
+        raise ValueError(f"overlap: expected a value in (0, 1), got {overlap}")
+    m = len(b)
+    if m < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    w, h = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
+    step = -np.log(overlap)
+    wbin = np.floor(np.log(w) / step).astype(np.int64)
+    hbin = np.floor(np.log(h) / step).astype(np.int64)
+    hbin -= hbin.min() - 1                      # >= 1, so that hbin - 1 never borrows from wbin
+    stride = int(hbin.max()) + 2
+    key = wbin * stride + hbin
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    firsts, seconds = [], []
+    for dw in (-1, 0, 1):
+        for dh in (-1, 0, 1):
+            target = key + dw * stride + dh
+            lo = np.searchsorted(sorted_key, target, "left")
+            counts = np.searchsorted(sorted_key, target, "right") - lo
+            total = int(counts.sum())
+            if not total:
+                continue
+            starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            j = order[starts + np.arange(total)]
+            i = np.repeat(np.arange(m), counts)
+            later = j > i
+            firsts.append(i[later])
+            seconds.append(j[later])
+    i, j = np.concatenate(firsts), np.concatenate(seconds)
+    iw = np.minimum(b[i, 2], b[j, 2]) - np.maximum(b[i, 0], b[j, 0]) + 1
+    ih = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+    close = inter / (w[i] * h[i] + w[j] * h[j] - inter) > overlap
+    i, j = i[close], j[close]
+    by_later = np.lexsort((i, j))
+    return i[by_later], j[by_later]
+
+
+def suppress_near_duplicates(boxes: np.ndarray, overlap: float) -> np.ndarray:
+    """Greedy non-maximum suppression in list order: the indices of the boxes kept.
+
+    Visit the boxes in order (the first is the best); keep a box unless its IoU (devkit +1
+    convention) with a box already kept exceeds ``overlap``.  The result equals
+    :func:`baselines.detection.non_maximum_suppression` with scores falling along the list,
+    but only the pairs of :func:`overlapping_pairs` are compared.
+
+    Parameters
+    ----------
+    boxes : ndarray of shape (m, 4)
+        Canonical boxes (non-empty), best first.
+    overlap : float
+        In (0, 1).
+
+    Returns
+    -------
+    ndarray of shape (k,), int64
+        Indices of the kept boxes, increasing.
+    """
+    i, j = overlapping_pairs(boxes, overlap)
+    keep = bytearray(b"\x01") * len(np.asarray(boxes).reshape(-1, 4))
+    for a, c in zip(i.tolist(), j.tolist()):    # every earlier box of a pair is decided before the later one
+        if keep[a]:
+            keep[c] = 0
+    return np.flatnonzero(np.frombuffer(bytes(keep), np.uint8)).astype(np.int64)
 
 
 def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed: int = 0) -> np.ndarray:
@@ -512,4 +767,7 @@ def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed:
     config = MODES[mode] if isinstance(mode, str) and mode in MODES else mode
     if not isinstance(config, SelectiveSearchConfig):
         raise ValueError(f"mode: expected one of {tuple(MODES)} or a SelectiveSearchConfig, got {mode!r}")
-    return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed)
+    return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed,
+                            vote_exponent=config.vote_exponent, vote_overlap=config.vote_overlap,
+                            suppress_overlap=config.suppress_overlap, demote_overlap=config.demote_overlap,
+                            demote_factor=config.demote_factor)

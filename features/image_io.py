@@ -117,3 +117,53 @@ def load_gray(path, *, max_side: int | None = None) -> np.ndarray:
     from .color import rgb_to_gray
 
     return rgb_to_gray(load_image(path, max_side=max_side))
+
+
+def boxes_to_original(boxes, working_shape, original_shape) -> np.ndarray:
+    """Map boxes found on a resized (working) image onto the original image's pixels.
+
+    Pixel ``i`` covers the continuous interval ``[i - 0.5, i + 0.5)`` (the convention of
+    :mod:`features.regions`), so an image of ``W`` pixels spans ``[-0.5, W - 0.5)`` and a
+    box ``(x1, y1, x2, y2)`` of inclusive pixels spans ``[x1 - 0.5, x2 + 0.5)``.  Each axis
+    has its own factor ``f = original / working`` (the two sides of a resized image are
+    rounded separately), applied to the continuous edges::
+
+        left = (x1 - 0.5 + 0.5) * f - 0.5 = x1 * f - 0.5        right = (x2 + 1) * f - 0.5
+
+    and the mapped box holds the original pixels whose centres lie in ``[left, right)``:
+    ``x1' = ceil(x1 * f - 0.5)``, ``x2' = ceil((x2 + 1) * f - 0.5) - 1``, evaluated in exact
+    integer arithmetic for whole-pixel boxes.  When shrinking leaves no centre inside, the
+    box keeps the one pixel that holds its middle.  A box that covers the whole working
+    image covers the whole original image; with the shapes swapped the same function maps
+    original boxes onto the working image.
+
+    Parameters
+    ----------
+    boxes : array_like of shape (n, 4)
+        Inclusive, 0-based ``(x1, y1, x2, y2)`` on the working image.
+    working_shape, original_shape : tuple of int
+        ``(height, width[, ...])`` of the two images.
+
+    Returns
+    -------
+    ndarray of shape (n, 4), float64
+        Whole-pixel inclusive boxes on the original image, inside it.
+    """
+    b = np.asarray(boxes, np.float64)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"boxes: expected an array of shape (n, 4) (x1, y1, x2, y2), got shape {b.shape}")
+    wh, ww = (check_positive_int(int(s), "working_shape") for s in working_shape[:2])
+    oh, ow = (check_positive_int(int(s), "original_shape") for s in original_shape[:2])
+    work = np.array([ww, wh, ww, wh], np.float64)
+    orig = np.array([ow, oh, ow, oh], np.float64)
+    # edge * f - 0.5 = (2 * edge * original - working) / (2 * working): exact for whole pixels
+    edges = (b + [0, 0, 1, 1]) * (2 * orig)
+    out = np.ceil((edges - work) / (2 * work)) - [0, 0, 1, 1] + 0.0        # + 0.0: no negative zeros
+    empty = out[:, 2:] < out[:, :2]
+    if empty.any():
+        middle = np.floor((edges[:, :2] + edges[:, 2:]) / (4 * work[:2]))      # pixel holding (left + right) / 2
+        out[:, :2] = np.where(empty, middle, out[:, :2])
+        out[:, 2:] = np.where(empty, middle, out[:, 2:])
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, ow - 1)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, oh - 1)
+    return out

@@ -1,6 +1,7 @@
 """Selective search, proposal adapters and metrics, NMS, hard-negative mining, region BoW, the detector."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -86,7 +87,7 @@ def test_region_boxes_adjacency_and_relabel_on_a_hand_made_segmentation():
 def test_every_backend_finds_a_solid_rectangle_exactly():
     box = (20, 10, 49, 39)
     img = _rectangle_image(box=box)
-    for backend in ("selective_search", "opencv", "selectivesearch"):
+    for backend in ("selective_search", "opencv", "selectivesearch_package"):
         props = propose(img, ProposalConfig(backend=backend))
         assert len(props) >= 1
         assert np.isclose(iou(props, np.array(box, float)).max(), 1.0), backend
@@ -188,9 +189,12 @@ def test_selective_search_is_reproducible_and_seed_changes_only_the_order():
     assert len(np.unique(a, axis=0)) == len(a)
     hier = selective_search_hierarchies(img, MODES["paper_fast"])
     assert len(hier) == MODES["paper_fast"].n_hierarchies == 8
-    # the fast mode adds a threshold and the S strategy to the paper's: a superset of its boxes
-    fast = selective_search(img, "fast")
-    assert {tuple(r) for r in a.tolist()} <= {tuple(r) for r in fast.tolist()}
+    # the fast mode adds k = 200 and its F and S hierarchies to the paper's Fast mode; before its
+    # near-duplicate suppression, a superset of the paper's boxes
+    fast = MODES["fast"]
+    unsuppressed = selective_search(img, dataclasses.replace(fast, suppress_overlap=1.0))
+    assert {tuple(r) for r in a.tolist()} <= {tuple(r) for r in unsuppressed.tolist()}
+    assert set(fast.hierarchy_keys) >= set(MODES["paper_fast"].hierarchy_keys) and fast.n_hierarchies == 16
 
 
 def test_opencv_backend_order_is_reproducible():
