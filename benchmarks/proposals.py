@@ -100,7 +100,7 @@ def equal_budget_quality(proposals: list, reference: list, gt_boxes: list, gt_la
 
     Returns
     -------
-    dict of budget -> :class:`ilsvrc.proposals.ProposalQuality`
+    dict of budget -> :class:`ilsvrc.metrics.proposals.ProposalQuality`
         Keys are the budgets of :data:`PROPOSAL_BUDGETS` and ``"reference"``.
     """
     from ilsvrc.metrics.proposals import proposal_quality

@@ -120,7 +120,7 @@ def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Pat
                        out_dir / "proposal_recall.png",
                        title="Proposal recall on the test images")
 
-    samples, test_idx, regions, scales = last["samples"], last["test_idx"], last["regions"], last["scales"]
+    samples, test_idx, regions, shapes = last["samples"], last["test_idx"], last["regions"], last["shapes"]
     detector = last["detector"]
     first_of_class = {}
     for i in test_idx:
@@ -129,11 +129,11 @@ def write_detection_report(cfg, dataset, summary: dict, last: dict, out_dir: Pat
     panels = []
     for cls, i in sorted(first_of_class.items())[:PICTURED_CLASSES]:
         image = load_image(samples[i].path)
-        plot_proposals(image, regions[i].proposals / scales[i], samples[i].boxes,
+        plot_proposals(image, shapes[i].to_original(regions[i].proposals), samples[i].boxes,
                        out_dir / f"proposals_{classes[cls]}.png",
                        title=f"{Path(str(samples[i].path)).name} ({classes[cls]}): top 10 proposals")
         labels, scores, boxes = detector.detect(regions[i])
-        panels.append((image, labels, scores, boxes / scales[i], samples[i].boxes,
+        panels.append((image, labels, scores, shapes[i].to_original(boxes), samples[i].boxes,
                        f"{classes[cls]}/{Path(str(samples[i].path)).name}"))
     if panels:
         plot_detections(panels, classes, out_dir / "detections.png")

@@ -27,7 +27,7 @@ from baselines.detection import ImageRegions, RegionDetector
 from baselines.proposals import ProposalConfig, propose
 from features.codebook import assign_nearest, kmeans
 from features.encoding.histograms import normalize_bow, pyramid_word_counts
-from features.image_io import load_image, shrink_to_max_side
+from features.image_io import boxes_to_original, load_image, shrink_to_max_side
 from ilsvrc.datasets import image_stem
 from ilsvrc.errors import InputError
 from ilsvrc.files import file_digest
@@ -56,17 +56,26 @@ BUDGETS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 # --------------------------------------------------------------------------- per-image jobs (worker processes)
 def _working_image(image, max_side: int):
-    """The image shrunk to ``max_side`` (0: as is) and the factor from original to working pixels."""
-    if not max_side:
-        return image, 1.0
-    small = shrink_to_max_side(image, max_side)
-    return small, small.shape[1] / image.shape[1]
+    """The image shrunk to ``max_side`` (0: as is): proposals and words live on its pixels."""
+    return shrink_to_max_side(image, max_side) if max_side else image
+
+
+class Shapes(tuple):
+    """``(working (h, w), original (h, w))`` of one image: boxes move between the two with
+    :func:`features.image_io.boxes_to_original` (per axis, pixel-centre convention)."""
+
+    def to_original(self, boxes) -> np.ndarray:
+        return boxes_to_original(boxes, self[0], self[1]) if self[0] != self[1] else np.asarray(boxes, np.float64)
+
+    def to_working(self, boxes) -> np.ndarray:
+        return boxes_to_original(boxes, self[1], self[0]) if self[0] != self[1] else np.asarray(boxes, np.float64)
 
 
 def _proposal_job(path, config: ProposalConfig, max_side: int) -> dict:
-    image, scale = _working_image(load_image(path), max_side)
-    boxes = propose(image, config)
-    return {"boxes": boxes, "size": np.array(image.shape[:2]), "scale": np.array(scale)}
+    original = load_image(path)
+    image = _working_image(original, max_side)
+    return {"boxes": propose(image, config), "size": np.array(image.shape[:2]),
+            "original": np.array(original.shape[:2])}
 
 
 def _words_job(extractor, path, vocabulary) -> dict:
@@ -77,13 +86,17 @@ def _words_job(extractor, path, vocabulary) -> dict:
 
 # --------------------------------------------------------------------------- one split
 def _proposal_config(cfg: ExperimentConfig) -> ProposalConfig:
+    """Proposals on the working image itself (the runner shrinks it to ``data.max_side``, so that
+    proposals and descriptors share its pixels)."""
     d = cfg.detection
-    return ProposalConfig(backend=d.proposals, mode=d.mode, seed=d.seed, min_side=d.min_side)
+    return ProposalConfig(backend=d.proposals, mode=d.mode, seed=d.seed, min_side=d.min_side, max_side=0)
 
 
-def _gt_in_image(sample, size, scale) -> np.ndarray:
-    h, w = size
-    return check_boxes_in_image(sample.boxes * scale, h, w, sample.source)
+def _gt_in_image(sample, shapes: Shapes) -> np.ndarray:
+    """The image's annotated boxes on the working image (an annotation off the image is an error)."""
+    h, w = shapes[1]
+    inside = check_boxes_in_image(sample.boxes, h, w, sample.source)
+    return shapes.to_working(inside)
 
 
 def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split, cache: ContentCache,
@@ -119,27 +132,26 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     bad = {i for i, _ in failed} | {i for i, _ in failed_w} | {i for i, _ in failed_s}
     failures = [{"image": str(samples[i].path), "error": e} for i, e in failed + failed_w + failed_s]
 
-    regions, scales = [], []
+    regions, shapes = [], []
     for i, s in enumerate(samples):
         if i in bad or proposals[i] is None or words[i] is None:
             regions.append(None)
-            scales.append(1.0)
+            shapes.append(None)
             continue
-        size = tuple(int(v) for v in proposals[i]["size"])
-        scale = float(proposals[i]["scale"])
+        shape = Shapes((tuple(int(v) for v in proposals[i]["size"]), tuple(int(v) for v in proposals[i]["original"])))
         budget = cfg.detection.train_proposals if i < n_train else cfg.detection.test_proposals
         try:
-            gt_boxes = _gt_in_image(s, size, scale)
+            gt_boxes = _gt_in_image(s, shape)
         except InputError as exc:          # an annotation off the image: report, skip, score as missed
             log.warning("skipped %s: %s", s.path, exc)
             failures.append({"image": str(s.path), "error": str(exc)})
             regions.append(None)
-            scales.append(1.0)
+            shapes.append(None)
             continue
         regions.append(ImageRegions(proposals[i]["boxes"][:budget], None, s.labels, gt_boxes,
                                     positions=words[i]["positions"], words=words[i]["words"],
                                     n_words=cfg.encoding.n_words))
-        scales.append(scale)
+        shapes.append(shape)
     train_idx = [i for i in range(n_train) if regions[i] is not None]
     test_idx = [i for i in range(n_train, len(samples)) if regions[i] is not None]
 
@@ -177,17 +189,17 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     for i in test_idx:                        # once per image, for DET and CLS-LOC; its integral released after
         scores[i] = detector.score(regions[i])
         regions[i].release()
-    det = _write_and_score_det(detector, regions, scores, samples, scored_idx, scales, n_classes, sub_dir)
+    det = _write_and_score_det(detector, regions, scores, samples, scored_idx, shapes, n_classes, sub_dir)
     # localization scores the test images that have a class (ILSVRC: every validation image; an image
     # without objects of the run's classes, as PASCAL-VOC has, has none)
     loc_rows = [r for r, i in enumerate(scored_idx) if samples[i].truth or samples[i].label >= 0]
-    loc = _write_and_score_loc(detector, regions, scores, samples, [scored_idx[r] for r in loc_rows], scales,
+    loc = _write_and_score_loc(detector, regions, scores, samples, [scored_idx[r] for r in loc_rows], shapes,
                                top[loc_rows], dataset, sub_dir)
 
     # 7. proposal quality on the test images (original pixel coordinates)
     from ilsvrc.metrics.proposals import proposal_quality, recall_curve
 
-    test_props = [proposals[i]["boxes"] / scales[i] if proposals[i] is not None else np.zeros((0, 4))
+    test_props = [shapes[i].to_original(proposals[i]["boxes"]) if shapes[i] is not None else np.zeros((0, 4))
                   for i in scored_idx]
     test_gt = [samples[i].boxes for i in scored_idx]
     test_lab = [samples[i].labels for i in scored_idx]
@@ -202,7 +214,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
               "training": detector.training_log_, "failed_images": failures,
               "seconds": round(time.perf_counter() - start, 1)}
     return {"summary": result, "curve": curve, "detector": detector, "regions": regions, "test_idx": test_idx,
-            "samples": samples, "scales": scales, "det_result": det.pop("_result")}
+            "samples": samples, "shapes": shapes, "det_result": det.pop("_result")}
 
 
 def image_name(path) -> str:
@@ -224,7 +236,7 @@ def _objects(samples, test_idx):
     return ObjectTable.from_lists([samples[i].labels + 1 for i in test_idx], [samples[i].boxes for i in test_idx])
 
 
-def _write_and_score_det(detector, regions, scores, samples, test_idx, scales, n_classes, sub_dir: Path) -> dict:
+def _write_and_score_det(detector, regions, scores, samples, test_idx, shapes, n_classes, sub_dir: Path) -> dict:
     from ilsvrc.ground_truth import read_image_list
     from ilsvrc.metrics.detection import evaluate_detection
     from ilsvrc.submissions import read_det_submission, write_det_submission
@@ -237,7 +249,7 @@ def _write_and_score_det(detector, regions, scores, samples, test_idx, scales, n
         image_index.append(np.full(len(lab), pos))
         labels.append(lab + 1)
         det_scores.append(sc)
-        boxes.append(bx / scales[i])
+        boxes.append(shapes[i].to_original(bx))
     list_path = sub_dir / "det_image_list.txt"
     list_path.write_text("".join(f"{image_name(samples[i].path)} {pos}\n"
                                  for pos, i in enumerate(test_idx, start=1)))
@@ -254,7 +266,7 @@ def _write_and_score_det(detector, regions, scores, samples, test_idx, scales, n
             "_result": result}
 
 
-def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, top, dataset, sub_dir: Path) -> dict:
+def _write_and_score_loc(detector, regions, scores, samples, test_idx, shapes, top, dataset, sub_dir: Path) -> dict:
     """The CLS-LOC submission (the classifier's top-5 classes, each with its detector's best
     box), in the data set's ids (ILSVRC: devkit ids), scored by the official rules."""
     from ilsvrc.ground_truth import ObjectTable
@@ -262,7 +274,8 @@ def _write_and_score_loc(detector, regions, scores, samples, test_idx, scales, t
     from ilsvrc.metrics.localization import localization_error, localization_errors
     from ilsvrc.submissions import read_loc_submission, write_loc_submission
 
-    boxes = np.stack([detector.best_boxes(regions[i], top[row], scores[i]) / scales[i] if regions[i] is not None
+    boxes = np.stack([shapes[i].to_original(detector.best_boxes(regions[i], top[row], scores[i]))
+                      if regions[i] is not None
                       else np.full((top.shape[1], 4), -1.0) for row, i in enumerate(test_idx)])
     sub_path = sub_dir / "loc_submission.txt"
     write_loc_submission(sub_path, np.where(top >= 0, dataset.label_ids[np.maximum(top, 0)], 0), boxes)
@@ -342,9 +355,9 @@ def load_detector(run_dir, split: int | None = None):
     Returns
     -------
     detector : RegionDetector
-    regions_of : callable image (H, W, 3) uint8 -> (ImageRegions, scale)
-        Regions in working pixels (the image shrunk to ``data.max_side``); divide boxes by
-        ``scale`` for the image's own pixels.
+    regions_of : callable image (H, W, 3) uint8 -> (ImageRegions, Shapes)
+        Regions in working pixels (the image shrunk to ``data.max_side``);
+        ``Shapes.to_original`` maps their boxes onto the image's own pixels.
     classes : tuple of str
     """
     cfg = _run_config(run_dir)
@@ -356,12 +369,12 @@ def load_detector(run_dir, split: int | None = None):
     extractor = extractor_of(cfg)
     pconf = _proposal_config(cfg)
 
-    def regions_of(image):
-        image, scale = _working_image(image, cfg.data.max_side)
+    def regions_of(original):
+        image = _working_image(original, cfg.data.max_side)
         feats = extractor.extract(image)
         words = assign_nearest(feats.descriptors, vocabulary)
-        return ImageRegions(propose(image, pconf)[: d.test_proposals], positions=feats.frames[:, :2], words=words,
-                            n_words=len(vocabulary)), scale
+        return (ImageRegions(propose(image, pconf)[: d.test_proposals], positions=feats.frames[:, :2], words=words,
+                             n_words=len(vocabulary)), Shapes((image.shape[:2], original.shape[:2])))
 
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     return detector, regions_of, tuple(metrics["classes"])

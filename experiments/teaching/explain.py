@@ -438,9 +438,9 @@ def explain_detections(image_path, out_dir, run_dir=DEFAULT_RUNS["detections"]) 
     from features.image_io import load_image
 
     image = load_image(image_path)
-    regions, scale = regions_of(image)
+    regions, shapes = regions_of(image)
     labels, scores, boxes = detector.detect(regions)
-    boxes = boxes / scale
+    boxes = shapes.to_original(boxes)
     path = Path(out_dir) / "detections.png"
     plot_detections([(image, labels, scores, boxes, known_boxes(image_path), Path(image_path).name)], classes, path,
                     per_image=3)
