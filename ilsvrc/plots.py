@@ -80,10 +80,10 @@ def plot_pr_curves(recall: list, precision: list, ap: np.ndarray, names: list, d
     fig.savefig(overview, dpi=110)
     paths.append(overview)
 
+    from tqdm import tqdm
+
     ids = list(range(1, len(ap) + 1) if classes is None else classes)
-    for n, cid in enumerate(ids, start=1):
-        if n % 50 == 0:
-            log.info("PR curves: %d of %d written", n, len(ids))
+    for cid in tqdm(ids, desc="PR curves", unit="class", leave=False, disable=len(ids) < 20):
         c = cid - 1
         fig, ax = _figure(figsize=(4.5, 4))
         ax.plot(_finite(recall[c]), _finite(precision[c]), color="tab:blue", lw=1.5)
