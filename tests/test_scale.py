@@ -307,3 +307,27 @@ def test_streamed_sgd_on_a_class_ordered_store_learns_like_an_in_memory_svm(tmp_
         store.shard_loaders(), np.arange(n_classes), class_counts=np.full(n_classes, per_class))
     ours = top5_error(streamed.decision_function(x_test), streamed.classes_)
     assert reference < 0.2 and ours <= reference + 0.02, (ours, reference)
+
+
+def test_image_digests_are_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import shutil
+
+    from experiments.scale import cache
+    from ilsvrc.files import file_digest
+
+    images = []
+    for i, f in enumerate(sorted((DEMO / "watch").glob("*.jpg"))[:3]):
+        images.append(tmp_path / f"{i}.jpg")
+        shutil.copy(f, images[-1])
+    first = cache.image_digests(images, tmp_path / "cache")
+    assert first == [file_digest(p) for p in images]
+
+    def no_reading(path, chunk=0):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(cache, "file_digest", no_reading)
+    assert cache.image_digests(images, tmp_path / "cache") == first        # remembered: no file is read
+    monkeypatch.undo()
+    images[1].write_bytes(images[1].read_bytes() + b"\0")                  # changed (size and time)
+    again = cache.image_digests(images, tmp_path / "cache")
+    assert again[0] == first[0] and again[2] == first[2] and again[1] == file_digest(images[1]) != first[1]

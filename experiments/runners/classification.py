@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from baselines.classification import KERNEL_SOLVERS, LinearSVMClassifier
 from baselines.pipeline import ImagePipeline
@@ -41,11 +40,10 @@ from features.encoding import (
 from features.local import DescriptorPCA, LocalFeatures
 from ilsvrc.datasets import Split
 from ilsvrc.errors import InputError
-from ilsvrc.files import file_digest
 
 from ..config import ExperimentConfig, config_from_dict, sweep_label, with_value
 from ..datasets import open_classification_data
-from ..scale.cache import ContentCache, code_version
+from ..scale.cache import ContentCache, code_version, image_digests
 from .common import (
     FEATURE_CODE,
     WORKER_MALLOC,
@@ -127,11 +125,6 @@ def _mapped(fmap, x: np.ndarray) -> np.ndarray:
 
 def _encode_job(pipeline: ImagePipeline, path) -> dict:
     return {"code": pipeline.encode(path)}
-
-
-def _hash_files(samples, progress: bool) -> list:
-    return [file_digest(s.path) for s in tqdm(samples, desc="hashing images", disable=not progress, leave=False,
-                                              unit="img")]
 
 
 # --------------------------------------------------------------------------- signatures and classifiers
@@ -371,7 +364,7 @@ def run_split(cfg: ExperimentConfig, data, split: Split, cache: ContentCache, ou
     pipeline = pipeline_of(cfg)
     train, test = split.train, split.test
     n_classes = len(data.classes)
-    digests = _hash_files(train + test, progress)
+    digests = image_digests([s.path for s in train + test], cfg.run.cache, progress=progress)
 
     # 1. descriptor samples of the training images: PCA and vocabulary
     samples, failed_samples = descriptor_samples(cfg, pipeline, train, digests[:len(train)], cache,

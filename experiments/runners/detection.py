@@ -30,11 +30,10 @@ from features.encoding.histograms import normalize_bow, pyramid_word_counts
 from features.image_io import boxes_to_original, load_image, shrink_to_max_side
 from ilsvrc.datasets import image_stem
 from ilsvrc.errors import InputError
-from ilsvrc.files import file_digest
 
 from ..config import ExperimentConfig
 from ..datasets import BoxedImageDataset, check_boxes_in_image, open_boxed_data
-from ..scale.cache import ContentCache, code_version
+from ..scale.cache import ContentCache, code_version, image_digests
 from .common import (
     FEATURE_CODE,
     cached_map,
@@ -105,7 +104,7 @@ def run_detection_split(cfg: ExperimentConfig, dataset: BoxedImageDataset, split
     samples = split.train + split.test
     n_train = len(split.train)
     n_classes = len(dataset.classes)
-    digests = [file_digest(s.path) for s in samples]
+    digests = image_digests([s.path for s in samples], cfg.run.cache, progress=progress)
     pconf = _proposal_config(cfg)
     max_side = cfg.data.max_side
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import os
 import zipfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ilsvrc.files import atomic_write
+from ilsvrc.files import atomic_write, file_digest
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -61,6 +62,54 @@ def code_version(*modules: str) -> str:
             h.update(path.name.encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _identity(source) -> str:
+    """What changes when a file changes: path, size and modification time (an archive member:
+    the archive's, and the member's offset and size)."""
+    archive = getattr(source, "archive", None)
+    if archive is not None:
+        stat = os.stat(archive)
+        return f"{archive}|{stat.st_size}|{stat.st_mtime_ns}|{source.offset}|{source.size}"
+    path = os.path.abspath(os.fspath(source))
+    stat = os.stat(path)
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def image_digests(sources, cache_dir, *, progress: bool = False) -> list[str]:
+    """SHA-256 of each image's bytes (the content keys of caches and stores), remembered in
+    ``cache_dir/digests.sqlite`` by path, size and modification time, so that a repeated run,
+    another split or a resumed one reads each file once, not once per use."""
+    import sqlite3
+
+    from tqdm import tqdm
+
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(Path(cache_dir) / "digests.sqlite", timeout=60)
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS digests (identity TEXT PRIMARY KEY, sha256 TEXT NOT NULL)")
+        out, new = [], []
+        for source in tqdm(sources, desc="hashing images", disable=not progress, leave=False, unit="img"):
+            try:
+                identity = _identity(source)
+            except OSError:
+                out.append(file_digest(source))        # unreadable: file_digest raises the error that names it
+                continue
+            row = db.execute("SELECT sha256 FROM digests WHERE identity = ?", (identity,)).fetchone()
+            if row is None:
+                row = (file_digest(source),)
+                new.append((identity, row[0]))
+                if len(new) >= 1000:
+                    db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?)", new)
+                    db.commit()
+                    new = []
+            out.append(row[0])
+        if new:
+            db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?)", new)
+            db.commit()
+        return out
+    finally:
+        db.close()
 
 
 class ContentCache:
