@@ -614,61 +614,31 @@ class _SharedKernelBins:
     ``expanded[r, j, bx * T + t]`` is the smoothed plane t at bin row r and at the column of
     bin bx of descriptor column j: the four bins of descriptor column j side by side.  Bin
     row ``by`` of descriptor row i is then ``expanded[row0 + by * row_shift + row_step * i]``
-    times the bin weights: one strided copy with runs of ``num_bins * T`` contiguous values.
-    Per-descriptor sums and sums of squares come from per-(r, j) weighted sums of
-    ``expanded``, 16x cheaper than from the descriptors.
+    times the bin weights: one strided product with runs of ``num_bins * T`` contiguous
+    values writes the descriptors.
     """
 
     def __init__(self, expanded, row0: int, row_step: int, row_shift: int, grid: DenseGrid, wy, wx):
         nb = grid.num_bins
-        h = expanded.shape[0]
         t = expanded.shape[2] // nb
         self.expanded = expanded
         self.row0, self.row_step, self.row_shift = row0, row_step, row_shift
-        # Bin (bx, by) is scaled by wy[by] * wx[bx] when copied out (fill); the
-        # per-descriptor sums use per-bin sums over the orientations.
-        wx = np.asarray(wx, np.float32)
-        self.weights = (np.asarray(wy, np.float32)[:, None, None] * wx[None, :, None]
+        # bin (bx, by) is scaled by wy[by] * wx[bx]
+        self.weights = (np.asarray(wy, np.float32)[:, None, None] * np.asarray(wx, np.float32)[None, :, None]
                         * np.ones((1, 1, t), np.float32)).reshape(nb, nb * t)
-        flat = expanded.reshape(-1, t)
-        ones = np.ones(t, np.float32)
-        bin_sum = (flat @ ones).reshape(h, grid.nx, nb)        # matrix-vector products: numpy's reductions
-        squared = _WORKSPACE.get("squared", flat.shape)         # over a short last axis are ~8x slower
-        bin_sq = (np.square(flat, out=squared) @ ones).reshape(h, grid.nx, nb)
-        self.row_sum = bin_sum @ wx
-        self.row_sq = bin_sq @ (wx * wx)
-        self.wy = [np.float32(v) for v in wy]
         self.grid = grid
-
-    def _rows(self, by, i0, i1):
-        r = self.row0 + by * self.row_shift + self.row_step * i0
-        return slice(r, r + self.row_step * (i1 - i0 - 1) + 1, self.row_step)
 
     def fill(self, blocks, i0, i1):
         """Write bins of descriptor rows i0..i1-1 into ``blocks`` (i1-i0, nx, nb, nb, T)."""
         nb, nx = self.grid.num_bins, self.grid.nx
         run = self.expanded.shape[2]
         item = self.expanded.itemsize
-        first = self.expanded[self.row0 + self.row_step * i0:]
-        # One copy through a 4-D view (descriptor row, column, bin row, run): far fewer
-        # iterator steps than a copy per bin row.
-        view = np.lib.stride_tricks.as_strided(
-            first, shape=(i1 - i0, nx, nb, run),
-            strides=(self.row_step * nx * run * item, run * item, self.row_shift * nx * run * item, item),
-            writeable=False)
-        flat = blocks.reshape(i1 - i0, nx, nb, run)
-        flat[...] = view
-        flat *= self.weights
-
-    def sums(self, i0, i1):
-        """Sum and sum of squares of each descriptor of rows i0..i1-1; each (i1-i0, nx)."""
-        total = np.zeros((i1 - i0, self.grid.nx), np.float32)
-        squares = np.zeros_like(total)
-        for by in range(self.grid.num_bins):
-            rows = self._rows(by, i0, i1)
-            total += self.wy[by] * self.row_sum[rows]
-            squares += (self.wy[by] * self.wy[by]) * self.row_sq[rows]
-        return total, squares
+        # One product through a 4-D view (descriptor row, column, bin row, run): far fewer
+        # iterator steps than one per bin row.
+        view = np.ndarray((i1 - i0, nx, nb, run), np.float32, buffer=self.expanded,
+                          offset=(self.row0 + self.row_step * i0) * nx * run * item,
+                          strides=(self.row_step * nx * run * item, run * item, self.row_shift * nx * run * item, item))
+        np.multiply(view, self.weights, out=blocks.reshape(i1 - i0, nx, nb, run))
 
 
 class _PerBinKernelBins:
@@ -687,9 +657,6 @@ class _PerBinKernelBins:
 
     def fill(self, blocks, i0, i1):
         blocks[...] = self.full[i0:i1]
-
-    def sums(self, i0, i1):
-        return None
 
 
 def _normalize(descriptors: np.ndarray, squared: np.ndarray | None = None) -> np.ndarray:
@@ -800,19 +767,14 @@ def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: f
         kernels = [triangle * window[i] for i in range(num_bins)]
         bins = _PerBinKernelBins(planes, grid, kernels, kernels)
     contrast = np.empty(n, np.float32)
+    ones = np.ones(dim, np.float32)
     rows_per_chunk = max(1, _CHUNK_VALUES // (grid.nx * dim))
     for i0 in range(0, grid.ny, rows_per_chunk):
         i1 = min(grid.ny, i0 + rows_per_chunk)
         chunk = descriptors[i0 * grid.nx: i1 * grid.nx]
         bins.fill(chunk.reshape(i1 - i0, grid.nx, num_bins, num_bins, num_orientations), i0, i1)
-        sums = bins.sums(i0, i1)
-        if sums is None:
-            np.matmul(chunk, np.ones(dim, np.float32), out=contrast[i0 * grid.nx: i1 * grid.nx])
-            squared = None
-        else:
-            contrast[i0 * grid.nx: i1 * grid.nx] = sums[0].ravel()
-            squared = sums[1].ravel()
-        _normalize(chunk, squared)
+        np.matmul(chunk, ones, out=contrast[i0 * grid.nx: i1 * grid.nx])
+        _normalize(chunk)
     contrast /= np.float32(grid.span * grid.span)
     if contrast_threshold is not None:
         descriptors[contrast < contrast_threshold] = 0
