@@ -103,7 +103,6 @@ class _Workspace(threading.local):
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
 _BLOCK_VALUES = 1 << 16  # orientation planes are computed ~256 KB per array at a time
-_FUSE_WIDTH = 1 << 10  # running sums over rows at least this wide fuse difference and integral
 _RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)
 
 
@@ -355,8 +354,8 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
     return out
 
 
-def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> np.ndarray:
-    """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at rows ``at``.
+def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, int], name: str) -> np.ndarray:
+    """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at the rows ``at``.
 
     Convolution with the unit-area triangle ``(size - |t|) / size^2``, ``|t| < size``, done
     as VLFeat does it, by running sums in float32: integrate each column backwards (the
@@ -376,52 +375,51 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> n
         are run in place (VLFeat's ``buffer[k]`` is ``buf[k + size]``), overwriting them.
     size : int
         Triangle half-width (VLFeat's ``filterSize``; the bin size).
-    at : ndarray of int, or slice
-        Output rows, each in [0, L) (a slice: ``start:stop:step`` with stop <= L).
+    at : (start, stride, count, shift, shifts)
+        Output rows ``start + stride * j + shift * k`` for ``j < count``, ``k < shifts``
+        (j-major), each in [0, L): a lattice of rows (``shifts = 1``), or the columns of the
+        bins of a row of descriptors.
     name : str
         Workspace buffer name for the output.
 
     Returns
     -------
-    ndarray of shape (len(at), N), float32 (a workspace buffer)
+    ndarray of shape (count * shifts, N), float32 (a workspace buffer)
     """
     length, n = buf.shape[0] - size, buf.shape[1]
-    last_out = (at.stop - 1 if isinstance(at, slice) else int(at.max()))
-    top = last_out + size                               # last buffer row any output reads
+    start, stride, count, shift, shifts = at
+    last_out = start + stride * (count - 1) + shift * (shifts - 1)
+    top = last_out + size                               # last row of the forward integral any output reads
     rows = list(buf)
-    add, subtract = np.add, np.subtract
+    add, subtract = np.add, np.subtract                 # (positional outputs: fewer steps per call)
     first = buf[size].copy()
-    for k in range(length - 2 + size, size - 1, -1):    # backward integral, in place
-        add(rows[k + 1], rows[k], out=rows[k])
+    for below, row in zip(rows[length - 1 + size: size: -1], rows[length - 2 + size: size - 1: -1]):
+        add(below, row, row)                            # backward integral, in place
     for k in range(size - 1, -1, -1):                   # continuity above the first row
-        add(rows[k + 1], first, out=rows[k])
-    # Difference at lag `size` (the last `size` rows: continuity below the last row), then
-    # the forward integral, both only as far as the outputs need.
-    last = buf[length - 1 + size].copy()
+        add(rows[k + 1], first, rows[k])
+    # Difference at lag `size` into a second buffer (the rows past the end: continuity
+    # below the last row), then the forward integral there, as far as the outputs need.
     head = min(top + 1, length)
-    if n >= _FUSE_WIDTH:  # wide rows: fuse difference and integral row by row (less memory traffic)
-        diff = _WORKSPACE.get(name + "_diff", (n,))
-        subtract(rows[0], rows[size], out=rows[0])
-        for k in range(1, head):
-            subtract(rows[k], rows[k + size], out=diff)
-            add(rows[k - 1], diff, out=rows[k])
-    else:
-        subtract(buf[:head], buf[size:size + head], out=buf[:head])
-        for k in range(1, head):
-            add(rows[k], rows[k - 1], out=rows[k])
+    forward = _WORKSPACE.get(name + "_forward", (top + 1, n))
+    subtract(buf[:head], buf[size:size + head], forward[:head])
     if top >= length:
         coef = np.float32(length) - np.arange(length, top + 1, dtype=np.float32)
-        subtract(buf[length:top + 1], last[None, :] * coef[:, None], out=buf[length:top + 1])
-        for k in range(length, top + 1):
-            add(rows[k], rows[k - 1], out=rows[k])
-    if isinstance(at, slice):                           # a lattice: strided views
-        upper = slice(at.start + size, at.stop + size, at.step)
-        out = _WORKSPACE.get(name + "_out", (len(range(at.start, at.stop, at.step)), n))
-        subtract(buf[upper], buf[at], out=out)
-    else:
-        out = _WORKSPACE.get(name + "_out", (len(at), n))
-        subtract(buf[at + size], buf[at], out=out)
-    out *= np.float32(1.0 / (size * size))
+        subtract(buf[length:top + 1], rows[length - 1 + size][None, :] * coef[:, None], forward[length:top + 1])
+    sums = list(forward)
+    for above, row in zip(sums[:-1], sums[1:]):
+        add(row, above, row)
+    # The last difference on the distinct output rows (a lattice of pitch g, strided views),
+    # then, where rows repeat (bins shared by neighbouring descriptors), one strided copy.
+    g = math.gcd(stride, shift) if shifts > 1 else stride
+    distinct = _WORKSPACE.get(name + ("_distinct" if shifts > 1 else "_out"), ((last_out - start) // g + 1, n))
+    subtract(forward[start + size: top + 1: g], forward[start: last_out + 1: g], distinct)
+    distinct *= np.float32(1.0 / (size * size))
+    if shifts == 1:
+        return distinct
+    out = _WORKSPACE.get(name + "_out", (count * shifts, n))
+    item = distinct.itemsize
+    out.reshape(count, shifts, n)[...] = np.ndarray((count, shifts, n), np.float32, buffer=distinct,
+                                                    strides=(stride // g * n * item, shift // g * n * item, item))
     return out
 
 
@@ -580,13 +578,13 @@ def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     rows, row0, row_step, row_shift = _bin_lattice(grid)
     n_rows = len(rows)
     padded = _WORKSPACE.get("planes_htw", (b + h, t, w)).reshape(b + h, t * w)
-    lattice = slice(int(rows[0]), int(rows[-1]) + 1, int(rows[1] - rows[0]) if n_rows > 1 else 1)
+    lattice = (int(rows[0]), int(rows[1] - rows[0]) if n_rows > 1 else 1, n_rows, 0, 1)
     along_y = _vlfeat_triangle(padded, b, lattice, "tri_y")                               # (R, T * W)
     _transpose(along_y.reshape(n_rows * t, w), "tri_yt", pad=b)                           # (W, R * T)
     padded = _WORKSPACE.get("tri_yt", (b + w, n_rows * t))
-    columns = _bin_columns(grid)
+    columns = (grid.x0, grid.step, grid.nx, b, grid.num_bins)                             # bin bx of column j
     along_x = _vlfeat_triangle(padded, b, columns, "tri_x")                               # (nx * nb, R * T)
-    expanded = _transpose(along_x.reshape(len(columns), n_rows, t), "expanded")          # (R, nx * nb, T)
+    expanded = _transpose(along_x.reshape(grid.nx * grid.num_bins, n_rows, t), "expanded")  # (R, nx * nb, T)
     return expanded.reshape(n_rows, grid.nx, grid.num_bins * t), row0, row_step, row_shift
 
 
