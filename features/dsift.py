@@ -265,18 +265,22 @@ def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = gray.shape
     gx = _WORKSPACE.get("gx", (h, w))
     gy = _WORKSPACE.get("gy", (h, w))
+    half = np.float32(0.5)
     if w > 1:
-        np.subtract(gray[:, 2:], gray[:, :-2], out=gx[:, 1:-1])
-        gx[:, 1:-1] *= np.float32(0.5)
-        np.subtract(gray[:, 1], gray[:, 0], out=gx[:, 0])
-        np.subtract(gray[:, -1], gray[:, -2], out=gx[:, -1])
+        # along the flattened image (one long run instead of a run per row); the differences
+        # that wrap from one row to the next land on the border columns, set right after
+        flat = gray.reshape(-1)
+        np.subtract(flat[2:], flat[:-2], gx.reshape(-1)[1:-1])
+        gx *= half
+        np.subtract(gray[:, 1], gray[:, 0], gx[:, 0])
+        np.subtract(gray[:, -1], gray[:, -2], gx[:, -1])
     else:
         gx[:] = 0
     if h > 1:
-        np.subtract(gray[2:], gray[:-2], out=gy[1:-1])
-        gy[1:-1] *= np.float32(0.5)
-        np.subtract(gray[1], gray[0], out=gy[0])
-        np.subtract(gray[-1], gray[-2], out=gy[-1])
+        np.subtract(gray[2:], gray[:-2], gy[1:-1])
+        gy[1:-1] *= half
+        np.subtract(gray[1], gray[0], gy[0])
+        np.subtract(gray[-1], gray[-2], gy[-1])
     else:
         gy[:] = 0
     return gx, gy
@@ -337,7 +341,10 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
     (mod ``T = num_orientations``), ``r = p - floor(p)``.  Here bin t's share is
     ``max(0, min(p - (t - 1), (t + 1) - p))`` (bin 0: ``max(0, 1 - p, p - (T - 1))``):
     the same floats, since every subtraction involved is exact (Sterbenz), without a
-    per-pixel branch.
+    per-pixel branch.  For ``t >= 2`` it is computed as ``max(0, 1 - |p - t|)``, one
+    operation fewer: where that is positive, ``p`` lies in ``(t - 1, t + 1)``, within a
+    factor 2 of ``t``, so ``p - t`` is exact and ``1 - |p - t|`` is one of the two exact
+    differences above; elsewhere ``|p - t|`` rounds to 1 or more and the share to 0.
     """
     if num_orientations == 1:                     # VLFeat's second write wins: r m
         np.floor(position, out=scratch)
@@ -346,10 +353,13 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
         np.subtract(np.float32(1), position, out=out)
         np.subtract(position, np.float32(num_orientations - 1), out=scratch)
         np.fmax(out, scratch, out=out)
-    else:
+    elif t == 1:
         np.subtract(position, np.float32(t - 1), out=out)
         np.subtract(np.float32(t + 1), position, out=scratch)
         np.fmin(out, scratch, out=out)
+    else:
+        cv2.absdiff(position, float(t), dst=out)
+        np.subtract(np.float32(1), out, out)
     cv2.threshold(out, 0, 0, cv2.THRESH_TOZERO, dst=out)
     return out
 
