@@ -498,6 +498,24 @@ def _triangle(bin_size: int) -> np.ndarray:
     return triangle
 
 
+@functools.lru_cache(maxsize=64)
+def _flat_weights(bin_size: int, num_bins: int, window_size: float, num_orientations: int,
+                  running_sums: bool) -> np.ndarray:
+    """The flat window's weight of each descriptor entry, (num_bins, num_bins * num_orientations)
+    float32, bin (bx, by) weighted ``w[by] * w[bx]`` (cached: read-only).
+
+    VLFeat: the bin's share of the window is its mean over the bin; the unit-area triangle of
+    the running-sum filter (``running_sums``) is rescaled to unit height by the bin size.
+    """
+    w = _window(bin_size, num_bins, window_size).mean(axis=1, dtype=np.float32)
+    if running_sums:
+        w = w * np.float32(bin_size)
+    weights = (w[:, None, None] * w[None, :, None] * np.ones((1, 1, num_orientations), np.float32))
+    weights = weights.reshape(num_bins, num_bins * num_orientations)
+    weights.setflags(write=False)
+    return weights
+
+
 _ONE = np.ones(1, np.float32)
 
 
@@ -626,14 +644,10 @@ class _SharedKernelBins:
     and one product with the weights write the descriptors.
     """
 
-    def __init__(self, expanded, row0: int, row_step: int, row_shift: int, grid: DenseGrid, wy, wx):
-        nb = grid.num_bins
-        t = expanded.shape[2] // nb
+    def __init__(self, expanded, row0: int, row_step: int, row_shift: int, grid: DenseGrid, weights):
         self.expanded = expanded
         self.row0, self.row_step, self.row_shift = row0, row_step, row_shift
-        # bin (bx, by) is scaled by wy[by] * wx[bx]
-        self.weights = (np.asarray(wy, np.float32)[:, None, None] * np.asarray(wx, np.float32)[None, :, None]
-                        * np.ones((1, 1, t), np.float32)).reshape(nb, nb * t)
+        self.weights = weights          # (nb, nb * T): entry (by, bx * T + t)
         self.grid = grid
 
     def fill(self, blocks, i0, i1):
@@ -761,17 +775,15 @@ def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: f
     triangle = _triangle(bin_size)
     window = _window(bin_size, num_bins, window_size)
     if fast:
-        # VLFeat: the bin's share of the window is its mean over the bin; the unit-area
-        # triangle of the running-sum filter is rescaled to unit height by the bin size
-        weight = window.mean(axis=1, dtype=np.float32)
-        if vlfeat_math and running_sums:
-            weight = weight * np.float32(bin_size)
+        running = vlfeat_math and running_sums
+        if running:
             layout = _flat_bins_vlfeat(gray, grid, num_orientations)
         else:
             planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                         out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
             layout = _flat_bins_opencv(planes, grid, triangle)
-        bins = _SharedKernelBins(*layout, grid, weight, weight)
+        bins = _SharedKernelBins(*layout, grid, _flat_weights(bin_size, num_bins, window_size, num_orientations,
+                                                               running))
     else:
         planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                     out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
@@ -789,13 +801,23 @@ def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: f
     contrast /= np.float32(grid.span * grid.span)
     if contrast_threshold is not None:
         descriptors[contrast < contrast_threshold] = 0
-    xs, ys = grid.centers()
     frames = np.empty((len(descriptors), 4))
-    frames[:, 0] = np.tile(xs, grid.ny)
-    frames[:, 1] = np.repeat(ys, grid.nx)
+    frames[:, :2] = _frame_centers(grid)
     frames[:, 2] = contrast
     frames[:, 3] = bin_size
     return frames, descriptors
+
+
+@functools.lru_cache(maxsize=16)
+def _frame_centers(grid: DenseGrid) -> np.ndarray:
+    """``x, y`` of every descriptor, row-major over the grid, (n, 2) float64 (cached: read-only)."""
+    xs, ys = grid.centers()
+    centers = np.empty((grid.ny, grid.nx, 2))
+    centers[:, :, 0] = xs[None, :]
+    centers[:, :, 1] = ys[:, None]
+    centers = centers.reshape(-1, 2)
+    centers.setflags(write=False)
+    return centers
 
 
 def smooth_gaussian(image, sigma: float) -> np.ndarray:
