@@ -520,14 +520,20 @@ _ONE = np.ones(1, np.float32)
 
 
 def _smooth(planes: np.ndarray, kernel: np.ndarray, axis: int, name: str) -> np.ndarray:
-    """Convolve (H, W, T) planes along ``axis`` (0: y, 1: x, 2: both), padding by
-    continuity, into the workspace buffer ``name``.  (cv2 correlates and VLFeat convolves:
-    flip.)"""
+    """Convolve (H, W, T) planes along ``axis`` (0: y, 1: x), padding by continuity, into
+    the workspace buffer ``name``.  (cv2 correlates and VLFeat convolves: flip.)
+
+    Along y the columns are independent, and the planes are filtered as one channel of
+    ``W T`` columns: OpenCV's 8-channel path is about twice as slow for the same sums.
+    """
     planes = np.ascontiguousarray(planes)
     flipped = kernel[::-1].copy()
-    kx, ky = {0: (_ONE, flipped), 1: (flipped, _ONE), 2: (flipped, flipped)}[axis]
     dst = _WORKSPACE.get(name, planes.shape)
-    result = cv2.sepFilter2D(planes, cv2.CV_32F, kx, ky, dst=dst, borderType=cv2.BORDER_REPLICATE)
+    if axis == 0:
+        result = cv2.sepFilter2D(planes.reshape(planes.shape[0], -1), cv2.CV_32F, _ONE, flipped,
+                                 dst=dst.reshape(planes.shape[0], -1), borderType=cv2.BORDER_REPLICATE)
+    else:
+        result = cv2.sepFilter2D(planes, cv2.CV_32F, flipped, _ONE, dst=dst, borderType=cv2.BORDER_REPLICATE)
     return result.reshape(planes.shape)
 
 
@@ -621,12 +627,12 @@ def _flat_bins_opencv(planes: np.ndarray, grid: DenseGrid, kernel: np.ndarray):
     as :func:`_flat_bins_vlfeat`."""
     nb, b, step = grid.num_bins, grid.bin_size, grid.step
     t = planes.shape[2]
+    smoothed_y = _smooth(planes, kernel, 0, "smooth_y")  # (two 1-D passes: faster than OpenCV's 2-D call)
     if b % step == 0:  # bin centres on the lattice (x0 + step j, y0 + step i): smooth fewer rows
         rows, row0, row_step, row_shift = _bin_lattice(grid)
-        picked = _smooth(planes, kernel, 0, "smooth_y")[rows[0]: rows[-1] + 1: step]
-        smoothed = _smooth(picked, kernel, 1, "smooth_x")
-    else:  # one 2-D call: faster than two 1-D passes
-        smoothed = _smooth(planes, kernel, 2, "smooth_xy")
+        smoothed = _smooth(smoothed_y[rows[0]: rows[-1] + 1: step], kernel, 1, "smooth_x")
+    else:
+        smoothed = _smooth(smoothed_y, kernel, 1, "smooth_x")
         row0, row_step, row_shift = grid.y0, step, b
     columns = _bin_columns(grid)
     expanded = _WORKSPACE.get("expanded", (smoothed.shape[0], len(columns), t))
