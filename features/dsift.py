@@ -103,7 +103,6 @@ class _Workspace(threading.local):
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
 _BLOCK_VALUES = 1 << 16  # orientation planes are computed ~256 KB per array at a time
-_FUSE_WIDTH = 1 << 10  # running sums over rows at least this wide fuse difference and integral
 _RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)
 
 
@@ -266,18 +265,22 @@ def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = gray.shape
     gx = _WORKSPACE.get("gx", (h, w))
     gy = _WORKSPACE.get("gy", (h, w))
+    half = np.float32(0.5)
     if w > 1:
-        np.subtract(gray[:, 2:], gray[:, :-2], out=gx[:, 1:-1])
-        gx[:, 1:-1] *= np.float32(0.5)
-        np.subtract(gray[:, 1], gray[:, 0], out=gx[:, 0])
-        np.subtract(gray[:, -1], gray[:, -2], out=gx[:, -1])
+        # along the flattened image (one long run instead of a run per row); the differences
+        # that wrap from one row to the next land on the border columns, set right after
+        flat = gray.reshape(-1)
+        np.subtract(flat[2:], flat[:-2], gx.reshape(-1)[1:-1])
+        gx *= half
+        np.subtract(gray[:, 1], gray[:, 0], gx[:, 0])
+        np.subtract(gray[:, -1], gray[:, -2], gx[:, -1])
     else:
         gx[:] = 0
     if h > 1:
-        np.subtract(gray[2:], gray[:-2], out=gy[1:-1])
-        gy[1:-1] *= np.float32(0.5)
-        np.subtract(gray[1], gray[0], out=gy[0])
-        np.subtract(gray[-1], gray[-2], out=gy[-1])
+        np.subtract(gray[2:], gray[:-2], gy[1:-1])
+        gy[1:-1] *= half
+        np.subtract(gray[1], gray[0], gy[0])
+        np.subtract(gray[-1], gray[-2], gy[-1])
     else:
         gy[:] = 0
     return gx, gy
@@ -338,7 +341,10 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
     (mod ``T = num_orientations``), ``r = p - floor(p)``.  Here bin t's share is
     ``max(0, min(p - (t - 1), (t + 1) - p))`` (bin 0: ``max(0, 1 - p, p - (T - 1))``):
     the same floats, since every subtraction involved is exact (Sterbenz), without a
-    per-pixel branch.
+    per-pixel branch.  For ``t >= 2`` it is computed as ``max(0, 1 - |p - t|)``, one
+    operation fewer: where that is positive, ``p`` lies in ``(t - 1, t + 1)``, within a
+    factor 2 of ``t``, so ``p - t`` is exact and ``1 - |p - t|`` is one of the two exact
+    differences above; elsewhere ``|p - t|`` rounds to 1 or more and the share to 0.
     """
     if num_orientations == 1:                     # VLFeat's second write wins: r m
         np.floor(position, out=scratch)
@@ -347,16 +353,19 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
         np.subtract(np.float32(1), position, out=out)
         np.subtract(position, np.float32(num_orientations - 1), out=scratch)
         np.fmax(out, scratch, out=out)
-    else:
+    elif t == 1:
         np.subtract(position, np.float32(t - 1), out=out)
         np.subtract(np.float32(t + 1), position, out=scratch)
         np.fmin(out, scratch, out=out)
+    else:
+        cv2.absdiff(position, float(t), dst=out)
+        np.subtract(np.float32(1), out, out)
     cv2.threshold(out, 0, 0, cv2.THRESH_TOZERO, dst=out)
     return out
 
 
-def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> np.ndarray:
-    """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at rows ``at``.
+def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, int], name: str) -> np.ndarray:
+    """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at the rows ``at``.
 
     Convolution with the unit-area triangle ``(size - |t|) / size^2``, ``|t| < size``, done
     as VLFeat does it, by running sums in float32: integrate each column backwards (the
@@ -376,52 +385,51 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: np.ndarray, name: str) -> n
         are run in place (VLFeat's ``buffer[k]`` is ``buf[k + size]``), overwriting them.
     size : int
         Triangle half-width (VLFeat's ``filterSize``; the bin size).
-    at : ndarray of int, or slice
-        Output rows, each in [0, L) (a slice: ``start:stop:step`` with stop <= L).
+    at : (start, stride, count, shift, shifts)
+        Output rows ``start + stride * j + shift * k`` for ``j < count``, ``k < shifts``
+        (j-major), each in [0, L): a lattice of rows (``shifts = 1``), or the columns of the
+        bins of a row of descriptors.
     name : str
         Workspace buffer name for the output.
 
     Returns
     -------
-    ndarray of shape (len(at), N), float32 (a workspace buffer)
+    ndarray of shape (count * shifts, N), float32 (a workspace buffer)
     """
     length, n = buf.shape[0] - size, buf.shape[1]
-    last_out = (at.stop - 1 if isinstance(at, slice) else int(at.max()))
-    top = last_out + size                               # last buffer row any output reads
+    start, stride, count, shift, shifts = at
+    last_out = start + stride * (count - 1) + shift * (shifts - 1)
+    top = last_out + size                               # last row of the forward integral any output reads
     rows = list(buf)
-    add, subtract = np.add, np.subtract
+    add, subtract = np.add, np.subtract                 # (positional outputs: fewer steps per call)
     first = buf[size].copy()
-    for k in range(length - 2 + size, size - 1, -1):    # backward integral, in place
-        add(rows[k + 1], rows[k], out=rows[k])
+    for below, row in zip(rows[length - 1 + size: size: -1], rows[length - 2 + size: size - 1: -1]):
+        add(below, row, row)                            # backward integral, in place
     for k in range(size - 1, -1, -1):                   # continuity above the first row
-        add(rows[k + 1], first, out=rows[k])
-    # Difference at lag `size` (the last `size` rows: continuity below the last row), then
-    # the forward integral, both only as far as the outputs need.
-    last = buf[length - 1 + size].copy()
+        add(rows[k + 1], first, rows[k])
+    # Difference at lag `size` into a second buffer (the rows past the end: continuity
+    # below the last row), then the forward integral there, as far as the outputs need.
     head = min(top + 1, length)
-    if n >= _FUSE_WIDTH:  # wide rows: fuse difference and integral row by row (less memory traffic)
-        diff = _WORKSPACE.get(name + "_diff", (n,))
-        subtract(rows[0], rows[size], out=rows[0])
-        for k in range(1, head):
-            subtract(rows[k], rows[k + size], out=diff)
-            add(rows[k - 1], diff, out=rows[k])
-    else:
-        subtract(buf[:head], buf[size:size + head], out=buf[:head])
-        for k in range(1, head):
-            add(rows[k], rows[k - 1], out=rows[k])
+    forward = _WORKSPACE.get(name + "_forward", (top + 1, n))
+    subtract(buf[:head], buf[size:size + head], forward[:head])
     if top >= length:
         coef = np.float32(length) - np.arange(length, top + 1, dtype=np.float32)
-        subtract(buf[length:top + 1], last[None, :] * coef[:, None], out=buf[length:top + 1])
-        for k in range(length, top + 1):
-            add(rows[k], rows[k - 1], out=rows[k])
-    if isinstance(at, slice):                           # a lattice: strided views
-        upper = slice(at.start + size, at.stop + size, at.step)
-        out = _WORKSPACE.get(name + "_out", (len(range(at.start, at.stop, at.step)), n))
-        subtract(buf[upper], buf[at], out=out)
-    else:
-        out = _WORKSPACE.get(name + "_out", (len(at), n))
-        subtract(buf[at + size], buf[at], out=out)
-    out *= np.float32(1.0 / (size * size))
+        subtract(buf[length:top + 1], rows[length - 1 + size][None, :] * coef[:, None], forward[length:top + 1])
+    sums = list(forward)
+    for above, row in zip(sums[:-1], sums[1:]):
+        add(row, above, row)
+    # The last difference on the distinct output rows (a lattice of pitch g, strided views),
+    # then, where rows repeat (bins shared by neighbouring descriptors), one strided copy.
+    g = math.gcd(stride, shift) if shifts > 1 else stride
+    distinct = _WORKSPACE.get(name + ("_distinct" if shifts > 1 else "_out"), ((last_out - start) // g + 1, n))
+    subtract(forward[start + size: top + 1: g], forward[start: last_out + 1: g], distinct)
+    distinct *= np.float32(1.0 / (size * size))
+    if shifts == 1:
+        return distinct
+    out = _WORKSPACE.get(name + "_out", (count * shifts, n))
+    item = distinct.itemsize
+    out.reshape(count, shifts, n)[...] = np.ndarray((count, shifts, n), np.float32, buffer=distinct,
+                                                    strides=(stride // g * n * item, shift // g * n * item, item))
     return out
 
 
@@ -490,18 +498,42 @@ def _triangle(bin_size: int) -> np.ndarray:
     return triangle
 
 
+@functools.lru_cache(maxsize=64)
+def _flat_weights(bin_size: int, num_bins: int, window_size: float, num_orientations: int,
+                  running_sums: bool) -> np.ndarray:
+    """The flat window's weight of each descriptor entry, (num_bins, num_bins * num_orientations)
+    float32, bin (bx, by) weighted ``w[by] * w[bx]`` (cached: read-only).
+
+    VLFeat: the bin's share of the window is its mean over the bin; the unit-area triangle of
+    the running-sum filter (``running_sums``) is rescaled to unit height by the bin size.
+    """
+    w = _window(bin_size, num_bins, window_size).mean(axis=1, dtype=np.float32)
+    if running_sums:
+        w = w * np.float32(bin_size)
+    weights = (w[:, None, None] * w[None, :, None] * np.ones((1, 1, num_orientations), np.float32))
+    weights = weights.reshape(num_bins, num_bins * num_orientations)
+    weights.setflags(write=False)
+    return weights
+
+
 _ONE = np.ones(1, np.float32)
 
 
 def _smooth(planes: np.ndarray, kernel: np.ndarray, axis: int, name: str) -> np.ndarray:
-    """Convolve (H, W, T) planes along ``axis`` (0: y, 1: x, 2: both), padding by
-    continuity, into the workspace buffer ``name``.  (cv2 correlates and VLFeat convolves:
-    flip.)"""
+    """Convolve (H, W, T) planes along ``axis`` (0: y, 1: x), padding by continuity, into
+    the workspace buffer ``name``.  (cv2 correlates and VLFeat convolves: flip.)
+
+    Along y the columns are independent, and the planes are filtered as one channel of
+    ``W T`` columns: OpenCV's 8-channel path is about twice as slow for the same sums.
+    """
     planes = np.ascontiguousarray(planes)
     flipped = kernel[::-1].copy()
-    kx, ky = {0: (_ONE, flipped), 1: (flipped, _ONE), 2: (flipped, flipped)}[axis]
     dst = _WORKSPACE.get(name, planes.shape)
-    result = cv2.sepFilter2D(planes, cv2.CV_32F, kx, ky, dst=dst, borderType=cv2.BORDER_REPLICATE)
+    if axis == 0:
+        result = cv2.sepFilter2D(planes.reshape(planes.shape[0], -1), cv2.CV_32F, _ONE, flipped,
+                                 dst=dst.reshape(planes.shape[0], -1), borderType=cv2.BORDER_REPLICATE)
+    else:
+        result = cv2.sepFilter2D(planes, cv2.CV_32F, flipped, _ONE, dst=dst, borderType=cv2.BORDER_REPLICATE)
     return result.reshape(planes.shape)
 
 
@@ -580,13 +612,13 @@ def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     rows, row0, row_step, row_shift = _bin_lattice(grid)
     n_rows = len(rows)
     padded = _WORKSPACE.get("planes_htw", (b + h, t, w)).reshape(b + h, t * w)
-    lattice = slice(int(rows[0]), int(rows[-1]) + 1, int(rows[1] - rows[0]) if n_rows > 1 else 1)
+    lattice = (int(rows[0]), int(rows[1] - rows[0]) if n_rows > 1 else 1, n_rows, 0, 1)
     along_y = _vlfeat_triangle(padded, b, lattice, "tri_y")                               # (R, T * W)
     _transpose(along_y.reshape(n_rows * t, w), "tri_yt", pad=b)                           # (W, R * T)
     padded = _WORKSPACE.get("tri_yt", (b + w, n_rows * t))
-    columns = _bin_columns(grid)
+    columns = (grid.x0, grid.step, grid.nx, b, grid.num_bins)                             # bin bx of column j
     along_x = _vlfeat_triangle(padded, b, columns, "tri_x")                               # (nx * nb, R * T)
-    expanded = _transpose(along_x.reshape(len(columns), n_rows, t), "expanded")          # (R, nx * nb, T)
+    expanded = _transpose(along_x.reshape(grid.nx * grid.num_bins, n_rows, t), "expanded")  # (R, nx * nb, T)
     return expanded.reshape(n_rows, grid.nx, grid.num_bins * t), row0, row_step, row_shift
 
 
@@ -595,12 +627,12 @@ def _flat_bins_opencv(planes: np.ndarray, grid: DenseGrid, kernel: np.ndarray):
     as :func:`_flat_bins_vlfeat`."""
     nb, b, step = grid.num_bins, grid.bin_size, grid.step
     t = planes.shape[2]
+    smoothed_y = _smooth(planes, kernel, 0, "smooth_y")  # (two 1-D passes: faster than OpenCV's 2-D call)
     if b % step == 0:  # bin centres on the lattice (x0 + step j, y0 + step i): smooth fewer rows
         rows, row0, row_step, row_shift = _bin_lattice(grid)
-        picked = _smooth(planes, kernel, 0, "smooth_y")[rows[0]: rows[-1] + 1: step]
-        smoothed = _smooth(picked, kernel, 1, "smooth_x")
-    else:  # one 2-D call: faster than two 1-D passes
-        smoothed = _smooth(planes, kernel, 2, "smooth_xy")
+        smoothed = _smooth(smoothed_y[rows[0]: rows[-1] + 1: step], kernel, 1, "smooth_x")
+    else:
+        smoothed = _smooth(smoothed_y, kernel, 1, "smooth_x")
         row0, row_step, row_shift = grid.y0, step, b
     columns = _bin_columns(grid)
     expanded = _WORKSPACE.get("expanded", (smoothed.shape[0], len(columns), t))
@@ -614,61 +646,30 @@ class _SharedKernelBins:
     ``expanded[r, j, bx * T + t]`` is the smoothed plane t at bin row r and at the column of
     bin bx of descriptor column j: the four bins of descriptor column j side by side.  Bin
     row ``by`` of descriptor row i is then ``expanded[row0 + by * row_shift + row_step * i]``
-    times the bin weights: one strided copy with runs of ``num_bins * T`` contiguous values.
-    Per-descriptor sums and sums of squares come from per-(r, j) weighted sums of
-    ``expanded``, 16x cheaper than from the descriptors.
+    times the bin weights: one strided copy with runs of ``num_bins * T`` contiguous values
+    and one product with the weights write the descriptors.
     """
 
-    def __init__(self, expanded, row0: int, row_step: int, row_shift: int, grid: DenseGrid, wy, wx):
-        nb = grid.num_bins
-        h = expanded.shape[0]
-        t = expanded.shape[2] // nb
+    def __init__(self, expanded, row0: int, row_step: int, row_shift: int, grid: DenseGrid, weights):
         self.expanded = expanded
         self.row0, self.row_step, self.row_shift = row0, row_step, row_shift
-        # Bin (bx, by) is scaled by wy[by] * wx[bx] when copied out (fill); the
-        # per-descriptor sums use per-bin sums over the orientations.
-        wx = np.asarray(wx, np.float32)
-        self.weights = (np.asarray(wy, np.float32)[:, None, None] * wx[None, :, None]
-                        * np.ones((1, 1, t), np.float32)).reshape(nb, nb * t)
-        flat = expanded.reshape(-1, t)
-        ones = np.ones(t, np.float32)
-        bin_sum = (flat @ ones).reshape(h, grid.nx, nb)        # matrix-vector products: numpy's reductions
-        squared = _WORKSPACE.get("squared", flat.shape)         # over a short last axis are ~8x slower
-        bin_sq = (np.square(flat, out=squared) @ ones).reshape(h, grid.nx, nb)
-        self.row_sum = bin_sum @ wx
-        self.row_sq = bin_sq @ (wx * wx)
-        self.wy = [np.float32(v) for v in wy]
+        self.weights = weights          # (nb, nb * T): entry (by, bx * T + t)
         self.grid = grid
-
-    def _rows(self, by, i0, i1):
-        r = self.row0 + by * self.row_shift + self.row_step * i0
-        return slice(r, r + self.row_step * (i1 - i0 - 1) + 1, self.row_step)
 
     def fill(self, blocks, i0, i1):
         """Write bins of descriptor rows i0..i1-1 into ``blocks`` (i1-i0, nx, nb, nb, T)."""
         nb, nx = self.grid.num_bins, self.grid.nx
         run = self.expanded.shape[2]
         item = self.expanded.itemsize
-        first = self.expanded[self.row0 + self.row_step * i0:]
         # One copy through a 4-D view (descriptor row, column, bin row, run): far fewer
-        # iterator steps than a copy per bin row.
-        view = np.lib.stride_tricks.as_strided(
-            first, shape=(i1 - i0, nx, nb, run),
-            strides=(self.row_step * nx * run * item, run * item, self.row_shift * nx * run * item, item),
-            writeable=False)
+        # iterator steps than a copy per bin row, and numpy copies runs of contiguous
+        # values ~3x faster than it multiplies them (the weights follow on whole rows).
+        view = np.ndarray((i1 - i0, nx, nb, run), np.float32, buffer=self.expanded,
+                          offset=(self.row0 + self.row_step * i0) * nx * run * item,
+                          strides=(self.row_step * nx * run * item, run * item, self.row_shift * nx * run * item, item))
         flat = blocks.reshape(i1 - i0, nx, nb, run)
         flat[...] = view
         flat *= self.weights
-
-    def sums(self, i0, i1):
-        """Sum and sum of squares of each descriptor of rows i0..i1-1; each (i1-i0, nx)."""
-        total = np.zeros((i1 - i0, self.grid.nx), np.float32)
-        squares = np.zeros_like(total)
-        for by in range(self.grid.num_bins):
-            rows = self._rows(by, i0, i1)
-            total += self.wy[by] * self.row_sum[rows]
-            squares += (self.wy[by] * self.wy[by]) * self.row_sq[rows]
-        return total, squares
 
 
 class _PerBinKernelBins:
@@ -687,9 +688,6 @@ class _PerBinKernelBins:
 
     def fill(self, blocks, i0, i1):
         blocks[...] = self.full[i0:i1]
-
-    def sums(self, i0, i1):
-        return None
 
 
 def _normalize(descriptors: np.ndarray, squared: np.ndarray | None = None) -> np.ndarray:
@@ -783,46 +781,49 @@ def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: f
     triangle = _triangle(bin_size)
     window = _window(bin_size, num_bins, window_size)
     if fast:
-        # VLFeat: the bin's share of the window is its mean over the bin; the unit-area
-        # triangle of the running-sum filter is rescaled to unit height by the bin size
-        weight = window.mean(axis=1, dtype=np.float32)
-        if vlfeat_math and running_sums:
-            weight = weight * np.float32(bin_size)
+        running = vlfeat_math and running_sums
+        if running:
             layout = _flat_bins_vlfeat(gray, grid, num_orientations)
         else:
             planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                         out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
             layout = _flat_bins_opencv(planes, grid, triangle)
-        bins = _SharedKernelBins(*layout, grid, weight, weight)
+        bins = _SharedKernelBins(*layout, grid, _flat_weights(bin_size, num_bins, window_size, num_orientations,
+                                                               running))
     else:
         planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                     out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
         kernels = [triangle * window[i] for i in range(num_bins)]
         bins = _PerBinKernelBins(planes, grid, kernels, kernels)
     contrast = np.empty(n, np.float32)
+    ones = np.ones(dim, np.float32)
     rows_per_chunk = max(1, _CHUNK_VALUES // (grid.nx * dim))
     for i0 in range(0, grid.ny, rows_per_chunk):
         i1 = min(grid.ny, i0 + rows_per_chunk)
         chunk = descriptors[i0 * grid.nx: i1 * grid.nx]
         bins.fill(chunk.reshape(i1 - i0, grid.nx, num_bins, num_bins, num_orientations), i0, i1)
-        sums = bins.sums(i0, i1)
-        if sums is None:
-            np.matmul(chunk, np.ones(dim, np.float32), out=contrast[i0 * grid.nx: i1 * grid.nx])
-            squared = None
-        else:
-            contrast[i0 * grid.nx: i1 * grid.nx] = sums[0].ravel()
-            squared = sums[1].ravel()
-        _normalize(chunk, squared)
+        np.matmul(chunk, ones, out=contrast[i0 * grid.nx: i1 * grid.nx])
+        _normalize(chunk)
     contrast /= np.float32(grid.span * grid.span)
     if contrast_threshold is not None:
         descriptors[contrast < contrast_threshold] = 0
-    xs, ys = grid.centers()
     frames = np.empty((len(descriptors), 4))
-    frames[:, 0] = np.tile(xs, grid.ny)
-    frames[:, 1] = np.repeat(ys, grid.nx)
+    frames[:, :2] = _frame_centers(grid)
     frames[:, 2] = contrast
     frames[:, 3] = bin_size
     return frames, descriptors
+
+
+@functools.lru_cache(maxsize=16)
+def _frame_centers(grid: DenseGrid) -> np.ndarray:
+    """``x, y`` of every descriptor, row-major over the grid, (n, 2) float64 (cached: read-only)."""
+    xs, ys = grid.centers()
+    centers = np.empty((grid.ny, grid.nx, 2))
+    centers[:, :, 0] = xs[None, :]
+    centers[:, :, 1] = ys[:, None]
+    centers = centers.reshape(-1, 2)
+    centers.setflags(write=False)
+    return centers
 
 
 def smooth_gaussian(image, sigma: float) -> np.ndarray:
