@@ -14,13 +14,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from features.local import PHOW, DenseSIFT, LocalFeatures
+from features.local import PHOW, DenseSIFT, LocalFeatures, SpatialPyramidSIFT
 from features.postprocess import append_spatial, root_sift
 
 
 def make_extractor(kind: str, *, step, sizes, bin_size, color, fast, window_size, magnif, contrast_threshold,
                    max_side):
-    """A DenseSIFT (``kind="dsift"``) or PHOW (``"phow"``) transformer with these settings."""
+    """A DenseSIFT (``kind="dsift"``), PHOW (``"phow"``) or SpatialPyramidSIFT (``"spm_sift"``,
+    patches of ``4 bin_size`` pixels) transformer with these settings."""
     max_side = max_side or None
     if kind == "phow":
         return PHOW(sizes=tuple(sizes), step=step, color=color, fast=fast, window_size=window_size, magnif=magnif,
@@ -28,7 +29,9 @@ def make_extractor(kind: str, *, step, sizes, bin_size, color, fast, window_size
     if kind == "dsift":
         return DenseSIFT(step=step, bin_size=bin_size, fast=fast, window_size=window_size,
                          contrast_threshold=contrast_threshold or None, magnif=magnif or None, max_side=max_side)
-    raise ValueError(f"kind: expected 'phow' or 'dsift', got {kind!r}")
+    if kind == "spm_sift":
+        return SpatialPyramidSIFT(step=step, bin_size=bin_size, max_side=max_side)
+    raise ValueError(f"kind: expected 'phow', 'dsift' or 'spm_sift', got {kind!r}")
 
 
 @dataclass
@@ -37,7 +40,7 @@ class ImagePipeline:
 
     Attributes
     ----------
-    extractor : DenseSIFT or PHOW
+    extractor : DenseSIFT, PHOW or SpatialPyramidSIFT
     root_sift : bool
     pca : features.DescriptorPCA or None (fitted)
     spatial : bool

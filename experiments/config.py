@@ -75,7 +75,7 @@ def _miner(name: str):
 
 TASKS = ("classification", "detection")
 DATA_LAYOUTS = ("folders", "ilsvrc", "boxes")
-FEATURE_KINDS = ("phow", "dsift")
+FEATURE_KINDS = ("phow", "dsift", "spm_sift")
 ENCODING_KINDS = ("bow", "vlad", "fisher", "llc", "super_vector")
 FEATURE_MAPS = ("none", "chi2", "hellinger")
 BOW_ASSIGNMENTS = ("hard", "soft")

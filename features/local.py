@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import dsift, postprocess
+from . import dsift, postprocess, spm_sift
 from ._validation import as_float_image, check_choice
 from .color import rgb_to_gray
 from .image_io import is_image_source, load_image, shrink_to_max_side
@@ -150,6 +150,47 @@ class PHOW(TransformerMixin, BaseEstimator):
                                   window_size=self.window_size, magnif=self.magnif,
                                   contrast_threshold=self.contrast_threshold, vlfeat_math=self.vlfeat_math)
         return LocalFeatures(frames, desc, im.shape[:2])
+
+    def transform(self, X):
+        """List of images (arrays or paths) to a list of :class:`LocalFeatures`."""
+        return [self.extract(item) for item in X]
+
+
+class SpatialPyramidSIFT(TransformerMixin, BaseEstimator):
+    """Dense SIFT of each image as the spatial-pyramid authors computed it
+    (:func:`features.spm_sift.spatial_pyramid_sift`: derivative-of-Gaussian gradients, a cos^9 angular
+    kernel, bilinear bins inside 16 x 16 patches, weak descriptors left unnormalised).
+
+    Parameters
+    ----------
+    step : int
+        Grid spacing in pixels.
+    bin_size : int
+        Spatial bin size; the patch is ``4 bin_size`` pixels wide.
+    sigma_edge : float
+        Sigma of the derivative-of-Gaussian filter.
+    max_side : int or None
+        Shrink images so that their longest side is at most this many pixels.
+    """
+
+    def __init__(self, *, step=8, bin_size=4, sigma_edge=0.8, max_side=None):
+        self.step = step
+        self.bin_size = bin_size
+        self.sigma_edge = sigma_edge
+        self.max_side = max_side
+
+    def fit(self, X=None, y=None):
+        """Nothing to learn; validates the parameters."""
+        spm_sift.spatial_pyramid_sift(np.zeros((1, 1), np.float32), step=self.step, patch_size=4 * self.bin_size,
+                          sigma_edge=self.sigma_edge)
+        return self
+
+    def extract(self, image) -> LocalFeatures:
+        """Local features of one image (array or path)."""
+        gray = as_float_image(_gray(_as_image(image, self.max_side)))
+        frames, desc = spm_sift.spatial_pyramid_sift(gray, step=self.step, patch_size=4 * self.bin_size,
+                                         sigma_edge=self.sigma_edge)
+        return LocalFeatures(frames, desc, gray.shape[:2])
 
     def transform(self, X):
         """List of images (arrays or paths) to a list of :class:`LocalFeatures`."""
