@@ -2,7 +2,6 @@
 the cached parallel map, descriptor samples, the output lock, the library versions."""
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import platform
@@ -16,6 +15,7 @@ from baselines.pipeline import ImagePipeline, make_extractor
 from ilsvrc.errors import InputError
 
 from ..config import ExperimentConfig
+from ..scale import locks
 from ..scale.cache import ContentCache, code_version
 from ..scale.parallel import Execution, map_images
 
@@ -163,32 +163,17 @@ class RunLockedError(InputError):
 def output_lock(out_dir: Path):
     """Hold an exclusive lock on ``out_dir`` for the duration of a run (a second run of the
     same configuration into the same folder stops at once with a clear message)."""
-    import fcntl
-
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ".lock"
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        handle.close()
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            handle = None
-            owner = path.read_text().strip() or "another process"
-            raise RunLockedError(f"another run ({owner}) is writing into this folder; wait for it to finish, or "
-                                 "pass --output to write elsewhere", path=out_dir) from None
-        raise
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-    handle.flush()
+    handle = locks.try_lock(path, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    if handle is None:
+        owner = path.read_text().strip() or "another process"
+        raise RunLockedError(f"another run ({owner}) is writing into this folder; wait for it to finish, or "
+                             "pass --output to write elsewhere", path=out_dir)
     try:
         yield
     finally:
-        handle.seek(0)
-        handle.truncate()
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        locks.release(handle)
 
 
 @contextmanager

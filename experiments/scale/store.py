@@ -61,6 +61,7 @@ from ilsvrc.errors import InputError
 from ilsvrc.files import file_digest
 
 from .cache import atomic_write_bytes, npz_bytes
+from .locks import try_lock
 
 MANIFEST = "manifest.json"
 STORE_KINDS = ("float32", "float16", "pq")
@@ -80,23 +81,12 @@ class DamagedShardError(InputError):
 def _writer_lock(directory: Path):
     """Hold the store's writer lock for the life of the returned handle (one writer per store:
     a second run writing the same store stops at once with a clear message)."""
-    import errno
-    import fcntl
     import os
 
-    handle = open(directory / ".writer.lock", "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        handle.close()
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            raise InputError("another process is writing this feature store; wait for it to finish (a store has one "
-                             "writer at a time)", path=directory) from None
-        raise
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}\n")
-    handle.flush()
+    handle = try_lock(directory / ".writer.lock", f"pid {os.getpid()}")
+    if handle is None:
+        raise InputError("another process is writing this feature store; wait for it to finish (a store has one "
+                         "writer at a time)", path=directory)
     return handle
 
 
