@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import resource
 import shutil
 import tarfile
 import tempfile
@@ -104,8 +105,7 @@ def main(argv=None) -> int:
                           max_classes=args.classes)
     built = time.perf_counter() - start
     cfg = work / "quick.toml"
-    cfg.write_text(CONFIG.read_text() + '\n[run.paths]\n' if False else
-                   CONFIG.read_text().replace("[run]\n", f'[run]\ncache = "{work / "cache"}"\n'
+    cfg.write_text(CONFIG.read_text().replace("[run]\n", f'[run]\ncache = "{work / "cache"}"\n'
                                               f'store_dir = "{work / "store"}"\n'))
     start = time.perf_counter()
     status = cli(["run", str(cfg), "--data", str(work / "data"), "--output", str(work / "runs"), "--quiet"])
@@ -117,13 +117,18 @@ def main(argv=None) -> int:
     n = counts["train"] + counts["val"]
     projected = seconds / n * (200 * 100 + 10_000)
     store_bytes = sum(p.stat().st_size for p in (work / "store").rglob("*.npz"))
+    cache_bytes = sum(p.stat().st_size for p in (work / "cache").rglob("*") if p.is_file())
+    peak_driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024          # KiB -> MiB
+    peak_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"distribution: {counts['classes']} classes, {counts['train']:,} training and {counts['val']:,} validation "
           f"images of {args.size} px (built in {built:.0f} s) under {work / 'data'}")
     print(f"ilsvrc-classic run {CONFIG.relative_to(ROOT)}: {seconds / 60:.1f} min, "
           f"{n / seconds:.1f} images/s end to end on this machine")
     print(f"  flat top-1 / top-5 error {errors[0]:.3f} / {errors[4]:.3f} (chance "
           f"{1 - 1 / counts['classes']:.3f} / {1 - 5 / counts['classes']:.3f})")
-    print(f"  feature store {store_bytes / 2**20:.0f} MiB ({store_bytes / n / 1024:.1f} KiB per image)")
+    print(f"  feature store {store_bytes / 2**20:.0f} MiB ({store_bytes / n / 1024:.1f} KiB per image), "
+          f"cache {cache_bytes / 2**20:.0f} MiB ({cache_bytes / n / 1024:.1f} KiB per image)")
+    print(f"  peak resident memory: driver {peak_driver:.0f} MiB, largest worker {peak_worker:.0f} MiB")
     print(f"  projected for 200 classes x 100 training + 10,000 validation images: {projected / 60:.0f} min")
     return 0
 
