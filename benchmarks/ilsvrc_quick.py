@@ -119,7 +119,6 @@ def main(argv=None) -> int:
     store_bytes = sum(p.stat().st_size for p in (work / "store").rglob("*.npz"))
     cache_bytes = sum(p.stat().st_size for p in (work / "cache").rglob("*") if p.is_file())
     peak_driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024          # KiB -> MiB
-    peak_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"distribution: {counts['classes']} classes, {counts['train']:,} training and {counts['val']:,} validation "
           f"images of {args.size} px (built in {built:.0f} s) under {work / 'data'}")
     print(f"ilsvrc-classic run {CONFIG.relative_to(ROOT)}: {seconds / 60:.1f} min, "
@@ -128,7 +127,7 @@ def main(argv=None) -> int:
           f"{1 - 1 / counts['classes']:.3f} / {1 - 5 / counts['classes']:.3f})")
     print(f"  feature store {store_bytes / 2**20:.0f} MiB ({store_bytes / n / 1024:.1f} KiB per image), "
           f"cache {cache_bytes / 2**20:.0f} MiB ({cache_bytes / n / 1024:.1f} KiB per image)")
-    print(f"  peak resident memory: driver {peak_driver:.0f} MiB, largest worker {peak_worker:.0f} MiB")
+    print(f"  peak resident memory of the driver (GMM, SGD, scoring): {peak_driver:.0f} MiB")
     print(f"  projected for 200 classes x 100 training + 10,000 validation images: {projected / 60:.0f} min")
     return 0
 
