@@ -220,7 +220,7 @@ def explain_words(image_path, out_dir, model=None, *, run_dir=None) -> dict:
                 ax.set_ylabel(f"word {word}\n({counts[word]} patches)", fontsize=8)
     span = sorted(supports)
     side = f"{span[0]} x {span[0]}" if len(span) == 1 else f"{span[0]} to {span[-1]} pixels square"
-    fig.suptitle(f"patches of the six most frequent words in this image (each the descriptor's support: {side}; "
+    fig.suptitle(f"patches of the six most frequent words in this image\n(each the descriptor's support: {side}; "
                  "grey beyond the image border)")
     fig.tight_layout()
     files.append(save_figure(fig, Path(out_dir) / "word_patches.png"))
