@@ -64,3 +64,14 @@ def synthetic_signature(label: int, index: int, dim: int = 128, noise: float = 3
     mean = np.random.default_rng([7, label]).standard_normal(dim)
     v = mean + noise * np.random.default_rng([7, label, index]).standard_normal(dim)
     return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def dies_on(path, fatal: str = ""):
+    """:func:`digest_vector`, except that the worker process dies (SIGKILL, as the kernel's
+    out-of-memory killer does) on the file whose name ends with ``fatal``."""
+    import os
+    import signal
+
+    if fatal and str(path).endswith(fatal):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return digest_vector(path)

@@ -83,6 +83,30 @@ def test_map_images_reports_bad_images_and_stops_on_programming_errors():
         Execution(backend="spark")
 
 
+def test_a_worker_that_dies_on_an_image_fails_that_image_only(caplog):
+    """SIGKILL of the worker computing one image (what the out-of-memory killer does on a
+    huge picture): that image is reported failed, every other image's value comes back,
+    equal to a clean run's, and the run goes on."""
+    from functools import partial
+
+    from store_jobs import dies_on, digest_vector
+
+    paths = sorted(str(p) for p in (DEMO / "watch").glob("*.jpg"))[:14]
+    fatal = Path(paths[9]).name
+    args = [(p,) for p in paths]
+    clean = dict((i, v) for i, v, _ in map_images(digest_vector, args, Execution(n_jobs=1, batch_size=3)))
+    with caplog.at_level("WARNING"):
+        out = sorted(map_images(partial(dies_on, fatal=fatal), args, Execution(n_jobs=2, batch_size=3)),
+                     key=lambda r: r[0])
+    assert [i for i, _, _ in out] == list(range(len(paths)))          # each image exactly once
+    failed = [(i, e) for i, v, e in out if e is not None]
+    assert failed == [(9, failed[0][1])] and "worker process died" in failed[0][1]
+    for i, v, e in out:
+        if i != 9:
+            np.testing.assert_array_equal(v, clean[i])
+    assert "a worker process died" in caplog.text
+
+
 # --------------------------------------------------------------------------- the store
 def test_killed_run_resumes_without_losing_or_recomputing(tmp_path):
     paths = [i.path for i in _demo_items(4)]            # 12 images, 2 per shard

@@ -15,6 +15,15 @@ input the code declares malformed, such as an annotation box off its image); the
 back as ``(index, None, message)``.  Anything else is a programming error: it stops the
 run with its traceback.
 
+A local worker process that *dies* on an image (killed by the system for memory on a huge
+picture, or a crash in a decoder) takes no image's result with it and does not stop the run:
+each worker notes in a journal file the image it is computing; when the pool loses a worker,
+the images in progress at that moment are run again one at a time, each in a fresh
+process, and the one whose process dies again comes back as a failed image ("the worker
+process died ..."); the rest of the images then go on as before.  (On a Dask cluster the
+scheduler itself retries a task whose worker died, and gives up on it after a few deaths;
+with ``n_jobs = 1`` joblib runs the jobs in this process, so nothing is isolated.)
+
 Backends
 --------
 ``"local"``  joblib's process pool (loky) with ``n_jobs`` workers.
@@ -108,18 +117,45 @@ def _exit_with_driver(driver: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _run_batch(job, batch, driver: int = 0):
+def _run_batch(job, batch, driver: int = 0, journal: str = ""):
     from threadpoolctl import threadpool_limits
 
     _exit_with_driver(driver)
+    note = os.path.join(journal, str(os.getpid())) if journal else ""
     out = []
     with threadpool_limits(1):
         for index, args in batch:
+            if note:
+                _write_note(note, str(index))
             try:
                 out.append((index, job(*args), None))
             except PER_IMAGE_ERRORS as exc:
                 out.append((index, None, str(exc)))
+    if note:
+        _write_note(note, "")
     return out
+
+
+def _write_note(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def _in_progress(journal: str) -> list[int]:
+    """Images that workers had started and not finished, from the journal; empties it."""
+    found = []
+    for name in os.listdir(journal):
+        path = os.path.join(journal, name)
+        with open(path) as handle:
+            text = handle.read().strip()
+        os.remove(path)
+        if text:
+            found.append(int(text))
+    return sorted(found)
+
+
+WORKER_DIED = ("the worker process died while computing this image (killed by the system, e.g. for lack of "
+               "memory, or crashed in native code); the image is skipped")
 
 
 _ABORTED = {"flag": False}
@@ -201,14 +237,12 @@ def map_images(job, args_list, execution: Execution = Execution(), *, indices=No
     todo = list(range(len(args_list))) if indices is None else list(indices)
     if not todo:
         return
-    bs = execution.batch_size
-    batches = [[(i, args_list[i]) for i in todo[s:s + bs]] for s in range(0, len(todo), bs)]
     ahead = execution.max_in_flight or 4 * execution.n_jobs
     bar = tqdm(total=len(todo), desc=desc, disable=not progress, leave=False, unit="img")
     local = execution.backend == "local"
-    tasks = (delayed(_run_batch)(job, b, os.getpid() if local else 0) for b in batches)
     try:
         if not local:
+            tasks = (delayed(_run_batch)(job, b) for b in _batches(args_list, todo, execution.batch_size))
             with _dask_client(execution) as client, parallel_config(backend="dask"):
                 if not execution.max_in_flight:           # four batches per worker thread of the cluster
                     ahead = 4 * max(sum(client.nthreads().values()), 1)
@@ -217,8 +251,7 @@ def map_images(job, args_list, execution: Execution = Execution(), *, indices=No
                     bar.update(len(results))
                     yield from results
         else:
-            runner = Parallel(n_jobs=execution.n_jobs, return_as="generator_unordered", pre_dispatch=ahead)
-            for results in runner(tasks):
+            for results in _local_batches(job, args_list, todo, execution, ahead):
                 bar.update(len(results))
                 yield from results
     except BaseException:
@@ -226,3 +259,47 @@ def map_images(job, args_list, execution: Execution = Execution(), *, indices=No
         raise
     finally:
         bar.close()
+
+
+def _batches(args_list, todo, size):
+    return [[(i, args_list[i]) for i in todo[s:s + size]] for s in range(0, len(todo), size)]
+
+
+def _local_batches(job, args_list, todo, execution: Execution, ahead: int):
+    """Batches of results from a loky pool, surviving the death of a worker (module docstring)."""
+    import shutil
+    import tempfile
+
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    journal = tempfile.mkdtemp(prefix="ilsvrc-classic-jobs-")
+    done: set[int] = set()
+    remaining = list(todo)
+    try:
+        while remaining:
+            tasks = (delayed(_run_batch)(job, b, os.getpid(), journal)
+                     for b in _batches(args_list, remaining, execution.batch_size))
+            runner = Parallel(n_jobs=execution.n_jobs, return_as="generator_unordered", pre_dispatch=ahead)
+            try:
+                for results in runner(tasks):
+                    done.update(index for index, _, _ in results)
+                    yield results
+                return
+            except TerminatedWorkerError:
+                suspects = [i for i in _in_progress(journal) if i not in done]
+                log.warning("a worker process died; running the %d image(s) it may have been computing one at a "
+                            "time", len(suspects))
+                for index in suspects:
+                    alone = get_reusable_executor(max_workers=1)     # a worker process, not this one
+                    try:
+                        results = alone.submit(_run_batch, job, [(index, args_list[index])], os.getpid()).result()
+                    except TerminatedWorkerError:
+                        log.warning("image %d: %s", index, WORKER_DIED)
+                        results = [(index, None, WORKER_DIED)]
+                    done.add(index)
+                    yield results
+                remaining = [i for i in remaining if i not in done]
+    finally:
+        shutil.rmtree(journal, ignore_errors=True)
