@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import dsift, postprocess, spm_sift
-from ._validation import as_float_image, check_choice
+from ._validation import as_float_image, check_choice, check_positive_real
 from .color import rgb_to_gray
 from .image_io import is_image_source, load_image, shrink_to_max_side
 
@@ -182,7 +182,8 @@ class SpatialPyramidSIFT(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         """Nothing to learn; validates the parameters."""
         spm_sift.spatial_pyramid_sift(np.zeros((1, 1), np.float32), step=self.step, patch_size=4 * self.bin_size,
-                          sigma_edge=self.sigma_edge)
+                                      sigma_edge=self.sigma_edge)
+        check_positive_real(self.sigma_edge, "sigma_edge")
         return self
 
     def extract(self, image) -> LocalFeatures:

@@ -28,9 +28,12 @@ vocabulary learns:
 
 The grid is the code's: ``x0 = floor(((W - P) mod step) / 2) + step k`` while
 ``x0 <= W - P`` (0-based), rows likewise, so every patch lies inside the image; frames are
-the patch centres ``x0 + (P - 1) / 2``.  Descriptors are laid out as VLFeat's (bin row,
-bin column, orientation; orientation fastest) so that every tool of the suite reads them;
-orientation ``k`` is the angle ``k pi / 4`` of ``(I_x, I_y)`` above, y pointing down.
+the patch centres ``x0 + (P - 1) / 2``, row by row (the code lists them column by column).
+Descriptors are laid out as VLFeat's, element ``t + 8 (bx + 4 by)`` (the code stores
+``a + 8 (by + 4 bx)``), and orientation ``t`` is VLFeat's: the direction ``t pi / 4`` of
+*increasing* intensity, y pointing down, i.e. the code's channel ``a = (t + 4) mod 8``
+(its ``I_x, I_y`` point the other way).  The same numbers, permuted, so that every tool of
+the suite (pictures of descriptors included) reads them as it reads ``vl_dsift``'s.
 Computation is separable: each bin column's weights along x on the pixel columns of the
 grid, then each bin row's along y.
 """
@@ -157,6 +160,7 @@ def spatial_pyramid_sift(image, *, step: int = 8, patch_size: int = 16, sigma_ed
     along_x = np.einsum("bu,hjua->hjba", weights, channels[:, cols[:, None] + offsets[None, :], :], optimize=True)
     # along y: (ny, nx, bins_y, bins_x, 8)
     bins = np.einsum("bv,ivjca->ijbca", weights, along_x[rows[:, None] + offsets[None, :]], optimize=True)
+    bins = np.roll(bins, NUM_ANGLES // 2, axis=-1)                          # the code's channel a -> VLFeat's a + 4
     descriptors = np.ascontiguousarray(bins.reshape(len(rows) * len(cols), dim), dtype=np.float32)
     norms = np.sqrt(np.einsum("ij,ij->i", descriptors, descriptors, dtype=np.float64))
     normalize_descriptors(descriptors)

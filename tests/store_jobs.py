@@ -75,3 +75,20 @@ def dies_on(path, fatal: str = ""):
     if fatal and str(path).endswith(fatal):
         os.kill(os.getpid(), signal.SIGKILL)
     return digest_vector(path)
+
+
+class _DiesWhenSent:
+    """A value whose pickling kills the process (a worker dying while it sends results back)."""
+
+    def __reduce__(self):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def dies_sending(path, fatal: str = ""):
+    """:func:`digest_vector`, except that the worker dies while returning the result of ``fatal``."""
+    if fatal and str(path).endswith(fatal):
+        return _DiesWhenSent()
+    return digest_vector(path)

@@ -107,6 +107,33 @@ def test_a_worker_that_dies_on_an_image_fails_that_image_only(caplog):
     assert "a worker process died" in caplog.text
 
 
+def test_a_worker_that_dies_sending_its_results_back_does_not_loop():
+    """The worker dies after its last image, while its batch's results are pickled: the image
+    is still named (the journal keeps a batch's last image), reported failed, and the run ends."""
+    import signal
+    from functools import partial
+
+    from store_jobs import dies_sending
+
+    paths = sorted(str(p) for p in (DEMO / "watch").glob("*.jpg"))[:9]
+    fatal = Path(paths[5]).name                        # last of the second batch of 3
+
+    def too_long(signum, frame):
+        raise TimeoutError("map_images did not finish: a worker death loop")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(120)
+    try:
+        out = sorted(map_images(partial(dies_sending, fatal=fatal), [(p,) for p in paths],
+                                Execution(n_jobs=2, batch_size=3)), key=lambda r: r[0])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [i for i, _, _ in out] == list(range(len(paths)))
+    assert [i for i, _, e in out if e is not None] == [5]
+    assert all(v is not None for i, v, _ in out if i != 5)
+
+
 # --------------------------------------------------------------------------- the store
 def test_killed_run_resumes_without_losing_or_recomputing(tmp_path):
     paths = [i.path for i in _demo_items(4)]            # 12 images, 2 per shard

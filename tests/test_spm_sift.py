@@ -48,19 +48,21 @@ def oracle(gray, step=8, patch_size=16, sigma=0.8):
     interval = np.arange(1, 5) * 2 / 4 - (1 / 4 + 1)
     sx, sy = np.meshgrid(interval, interval)        # bins: x along columns, y along rows
     descriptors, frames = [], []
-    for gy in range(off_y, hgt - patch_size + 1, step):
-        for gx in range(off_x, wid - patch_size + 1, step):
+    for gx in range(off_x, wid - patch_size + 1, step):      # gridX(:): column-major, y fastest
+        for gy in range(off_y, hgt - patch_size + 1, step):
             r = patch_size / 2
             cx, cy = gx + r - 0.5, gy + r - 0.5
             bx, by = sx * r + cx, sy * r + cy
             res = by[1, 0] - by[0, 0]
-            d = np.zeros((4, 4, 8))
+            sample_x, sample_y = bx.ravel(order="F"), by.ravel(order="F")   # reshape(.., [1 16])
+            curr = np.zeros((8, 16))                # curr_sift(a, sample)
             for v in range(patch_size):
                 for u in range(patch_size):
-                    wx = np.maximum(0, 1 - np.abs(gx + u - bx) / res) * (np.abs(gx + u - bx) / res <= 1)
-                    wy = np.maximum(0, 1 - np.abs(gy + v - by) / res) * (np.abs(gy + v - by) / res <= 1)
-                    d += (wx * wy)[:, :, None] * orient[gy + v, gx + u][None, None, :]
-            descriptors.append(d.ravel())           # (bin row, bin column, orientation)
+                    wx = np.abs(gx + u - sample_x) / res
+                    wy = np.abs(gy + v - sample_y) / res
+                    w = (1 - wx) * (wx <= 1) * (1 - wy) * (wy <= 1)
+                    curr += orient[gy + v, gx + u][:, None] * w[None, :]
+            descriptors.append(curr.ravel(order="F"))   # reshape(curr_sift, [1 128]): a + 8 sample
             frames.append((cx, cy))
     arr = np.array(descriptors)
     norms = np.sqrt((arr ** 2).sum(1))
@@ -77,13 +79,31 @@ def photo():
     return gray[:70, :61]                           # odd sizes: the grid's centring matters
 
 
+def to_vlfeat_layout(frames, descriptors, n_rows, n_cols):
+    """The code's order (patches column by column; element ``a + 8 (by + 4 bx)``) to this
+    suite's (patches row by row; element ``t + 8 (bx + 4 by)``, ``t = (a + 4) mod 8``)."""
+    order = np.arange(n_rows * n_cols).reshape(n_cols, n_rows).T.ravel()   # row-major patch -> code's index
+    d = descriptors[order].reshape(-1, 4, 4, 8)                             # (patch, bx, by, a)
+    d = np.roll(d.transpose(0, 2, 1, 3), 4, axis=-1)                        # (patch, by, bx, t)
+    return frames[order], d.reshape(len(order), 128)
+
+
 def test_spm_sift_equals_the_authors_code(photo):
     frames, desc = spatial_pyramid_sift(photo)
-    ref_frames, ref_desc, ref_norms = oracle(photo)
+    rows, cols = patch_grid(*photo.shape, 8, 16)
+    code_frames, code_desc, code_norms = oracle(photo)
+    ref_frames, ref_desc = to_vlfeat_layout(code_frames, code_desc, len(rows), len(cols))
+    ref_norms = to_vlfeat_layout(code_frames, np.repeat(code_norms[:, None], 128, 1), len(rows), len(cols))[1][:, 0]
     assert frames.shape == (len(ref_frames), 4) and desc.shape == ref_desc.shape
     np.testing.assert_array_equal(frames[:, :2], ref_frames)
     np.testing.assert_allclose(frames[:, 2], ref_norms, rtol=1e-5)
     np.testing.assert_allclose(desc, ref_desc, atol=2e-6, rtol=1e-4)
+    # orientation t is VLFeat's: a vertical edge dark on the left puts its energy in t = 0
+    step_image = np.zeros((40, 40), np.float32)
+    step_image[:, 20:] = 1
+    f2, d2 = spatial_pyramid_sift(step_image)
+    centre = np.argmin(np.abs(f2[:, 0] - 19.5) + np.abs(f2[:, 1] - 19.5))
+    assert d2[centre].reshape(4, 4, 8).sum(axis=(0, 1)).argmax() == 0
     # both kinds of descriptor occur: normalised (norm > 1) and kept as they are
     assert (ref_norms > 1).any() and (ref_norms <= 1).any()
 

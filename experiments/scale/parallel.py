@@ -131,8 +131,8 @@ def _run_batch(job, batch, driver: int = 0, journal: str = ""):
                 out.append((index, job(*args), None))
             except PER_IMAGE_ERRORS as exc:
                 out.append((index, None, str(exc)))
-    if note:
-        _write_note(note, "")
+    # the last image stays noted: a worker killed while its results are sent back (large
+    # results, memory short) names it too
     return out
 
 
@@ -142,7 +142,8 @@ def _write_note(path: str, text: str) -> None:
 
 
 def _in_progress(journal: str) -> list[int]:
-    """Images that workers had started and not finished, from the journal; empties it."""
+    """The image each worker noted last (in progress, or the last of a batch whose results
+    may not have come back), from the journal; empties it."""
     found = []
     for name in os.listdir(journal):
         path = os.path.join(journal, name)
@@ -190,7 +191,7 @@ def abort_workers() -> None:
     try:
         from joblib.externals.loky import get_reusable_executor
 
-        get_reusable_executor().shutdown(wait=False, kill_workers=True)
+        get_reusable_executor(reuse=True).shutdown(wait=False, kill_workers=True)   # (no resize: no wait)
     except (ImportError, OSError, RuntimeError) as exc:
         log.debug("stopping the worker pool: %r", exc)
 
@@ -271,17 +272,18 @@ def _local_batches(job, args_list, todo, execution: Execution, ahead: int):
     import tempfile
 
     from joblib import Parallel, delayed
-    from joblib.externals.loky import get_reusable_executor
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     journal = tempfile.mkdtemp(prefix="ilsvrc-classic-jobs-")
     done: set[int] = set()
     remaining = list(todo)
+    stalled = 0
     try:
         while remaining:
             tasks = (delayed(_run_batch)(job, b, os.getpid(), journal)
                      for b in _batches(args_list, remaining, execution.batch_size))
             runner = Parallel(n_jobs=execution.n_jobs, return_as="generator_unordered", pre_dispatch=ahead)
+            before = len(done)
             try:
                 for results in runner(tasks):
                     done.update(index for index, _, _ in results)
@@ -289,17 +291,31 @@ def _local_batches(job, args_list, todo, execution: Execution, ahead: int):
                 return
             except TerminatedWorkerError:
                 suspects = [i for i in _in_progress(journal) if i not in done]
+                stalled = 0 if suspects or len(done) > before else stalled + 1
+                if stalled >= 3:
+                    raise RuntimeError("worker processes keep dying with no image in progress (the machine may be "
+                                       "short of memory: try fewer workers, run.n_jobs)") from None
                 log.warning("a worker process died; running the %d image(s) it may have been computing one at a "
                             "time", len(suspects))
                 for index in suspects:
-                    alone = get_reusable_executor(max_workers=1)     # a worker process, not this one
-                    try:
-                        results = alone.submit(_run_batch, job, [(index, args_list[index])], os.getpid()).result()
-                    except TerminatedWorkerError:
-                        log.warning("image %d: %s", index, WORKER_DIED)
-                        results = [(index, None, WORKER_DIED)]
+                    yield [_run_alone(job, index, args_list[index])]
                     done.add(index)
-                    yield results
                 remaining = [i for i in remaining if i not in done]
     finally:
         shutil.rmtree(journal, ignore_errors=True)
+
+
+def _run_alone(job, index, args):
+    """``(index, value, error)`` of one image computed in a fresh process of its own; the
+    error says so when that process dies too."""
+    from joblib.externals.loky import ProcessPoolExecutor
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    executor = ProcessPoolExecutor(max_workers=1)       # private: joblib's shared pool is left as it is
+    try:
+        return executor.submit(_run_batch, job, [(index, args)], os.getpid()).result()[0]
+    except TerminatedWorkerError:
+        log.warning("image %d: %s", index, WORKER_DIED)
+        return index, None, WORKER_DIED
+    finally:
+        executor.shutdown(wait=False, kill_workers=True)
