@@ -261,6 +261,31 @@ def test_fisher_pyramid_shares_posteriors_but_equals_per_cell_vectors(dtype, rng
     assert empty.shape == (4 * 60,) and not empty.any()
 
 
+def test_kernel_codebook_width_ignores_descriptors_that_are_words(rng):
+    """PHOW zeroes its low-contrast descriptors, and a vocabulary nearly as large as its
+    sample puts most sampled descriptors on a word: the median nearest-word distance is then
+    0 and ``exp(-d^2 / 2 sigma^2)`` undefined (NaN signatures).  The default width is the
+    median over the descriptors that are not words."""
+    feats = _local_features(rng)
+    for f in feats:
+        f.descriptors[: 2 * len(f.descriptors) // 3] = 0          # two thirds all-zero, as PHOW in flat areas
+    for encoder in (BagOfWords(n_words=10, assignment="soft", layout="1x1"),
+                    SuperVectorEncoder(n_words=6, assignment="soft", layout="1x1")):
+        encoder.fit(feats)
+        sample = np.concatenate([f.descriptors for f in feats]).astype(np.float64)
+        d2 = ((sample[:, None] - encoder.vocabulary_[None]) ** 2).sum(axis=2).min(axis=1)
+        assert np.median(d2) == 0                                 # the old default: sigma = 0
+        assert np.isclose(encoder.soft_sigma_, np.sqrt(np.median(d2[d2 > 0])), rtol=1e-5)
+        assert np.isfinite(encoder.transform(feats)).all()
+    flat = _local_features(rng)
+    for f in flat:
+        f.descriptors[:] = 0
+    with pytest.raises(ValueError, match="soft_sigma: every sampled descriptor lies on a word"):
+        BagOfWords(n_words=3, assignment="soft").fit(flat)
+    with pytest.raises(ValueError, match="sigma: expected a positive kernel width"):
+        soft_histogram(np.ones((2, 8)), np.zeros((3, 8)), sigma=0.0)
+
+
 def test_llc_and_super_vector_estimators_apply_the_pure_functions(rng):
     from features.encoding import llc_pyramid, super_vector_pyramid
 

@@ -56,6 +56,17 @@ class _VocabularyEncoder(_PyramidEncoder):
         probe = sample[: min(len(sample), 5000)]
         return nearest_words(probe, self.vocabulary_, 1)[1][:, 0].astype(np.float64)
 
+    def _default_soft_sigma(self, d2) -> float:
+        """The median distance of the sample descriptors to their nearest word, counting only
+        those not on a word: descriptors that *are* words (a vocabulary nearly as large as its
+        sample, or PHOW's many all-zero descriptors) would make it 0, and the kernel
+        ``exp(-d^2 / 2 sigma^2)`` undefined."""
+        positive = d2[d2 > 0]
+        if not len(positive):
+            raise ValueError("soft_sigma: every sampled descriptor lies on a word, so no kernel width can be "
+                             "estimated; set soft_sigma (encoding.soft_sigma) or sample more descriptors")
+        return float(np.sqrt(np.median(positive)))
+
 
 class BagOfWords(_VocabularyEncoder):
     """Bag of visual words over a spatial pyramid (Lazebnik 2006; VLFeat's phow_caltech101).
@@ -69,7 +80,8 @@ class BagOfWords(_VocabularyEncoder):
     assignment : {"hard", "soft"}
         Nearest word, or kernel codebook over the ``n_neighbors`` nearest words.
     soft_sigma : float or None
-        Kernel width for soft assignment (default: the median nearest-word distance).
+        Kernel width for soft assignment (default: the median nearest-word distance of the
+        sampled descriptors that are not words themselves).
     n_neighbors : int
     normalize : {"l1", "l1_per_cell", "none"}
         Divide the whole histogram by its total count (VLFeat's phow_caltech101), each cell
@@ -109,7 +121,7 @@ class BagOfWords(_VocabularyEncoder):
         self.soft_sigma_ = None
         if self.assignment == "soft":
             self.soft_sigma_ = (float(self.soft_sigma) if self.soft_sigma is not None
-                                else float(np.sqrt(np.median(self._nearest_squared_distances(sample)))))
+                                else self._default_soft_sigma(self._nearest_squared_distances(sample)))
         return self
 
     def transform(self, X):
@@ -282,7 +294,8 @@ class SuperVectorEncoder(_VocabularyEncoder):
     assignment : {"hard", "soft"}
         Nearest word (the paper's VQ coding), or kernel codebook over ``n_neighbors`` words.
     soft_sigma : float or None
-        Kernel width for soft assignment (default: the median nearest-word distance).
+        Kernel width for soft assignment (default: the median nearest-word distance of the
+        sampled descriptors that are not words themselves).
     n_neighbors : int
     normalize : {"l2", "l2_per_cell", "none"}
     max_descriptors, kmeans_iter, random_state :
@@ -318,7 +331,7 @@ class SuperVectorEncoder(_VocabularyEncoder):
         self.s_ = float(self.s) if self.s is not None else float(np.sqrt(np.mean(d2)))
         self.soft_sigma_ = None
         if self.assignment == "soft":
-            self.soft_sigma_ = float(self.soft_sigma) if self.soft_sigma is not None else float(np.sqrt(np.median(d2)))
+            self.soft_sigma_ = float(self.soft_sigma) if self.soft_sigma is not None else self._default_soft_sigma(d2)
         return self
 
     def transform(self, X):

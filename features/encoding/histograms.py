@@ -40,6 +40,8 @@ def soft_assignments(descriptors, vocabulary, *, sigma: float, n_neighbors: int 
     weights : ndarray of shape (n, m), float64
         ``exp(-d^2 / 2 sigma^2)`` normalised to sum 1 per descriptor.
     """
+    if not sigma > 0:
+        raise ValueError(f"sigma: expected a positive kernel width, got {sigma!r}")
     nearest, near_d2 = nearest_words(descriptors, vocabulary, min(n_neighbors, len(vocabulary)))
     near_d2 = near_d2.astype(np.float64)
     w = np.exp(-(near_d2 - near_d2[:, :1]) / (2 * sigma * sigma))
