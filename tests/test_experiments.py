@@ -221,7 +221,11 @@ def test_sweep_runs_every_value_and_plots_it(tmp_path):
     out = tmp_path / "runs" / "tiny"
     metrics = json.loads((out / "metrics.json").read_text())
     assert [v["sweep_value"] for v in metrics["variants"]] == [8, 24]
-    assert (out / "sweep.png").exists() and "encoding.n_words=24" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert (out / "sweep.png").exists() and "encoding.n_words=24" in report
+    # each value's own setting, and per-split rows that say which value they belong to
+    assert "- encoding.n_words=8: Features: dsift" in report and ", 8 words)" in report and ", 24 words)" in report
+    assert "| setting | seed |" in report and "| encoding.n_words=24 | 0 |" in report
     from matplotlib.image import imread
 
     assert imread(out / "sweep.png")[..., :3].std() > 0.05

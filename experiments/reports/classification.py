@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import with_value
 from .plotting import save_figure, subplots
 
 
@@ -79,16 +80,30 @@ def _spread(values) -> str:
     return f"{np.std(values):.4f}" if len(values) > 1 else "- (one split)"
 
 
+def _setting_line(cfg, classifier_info: dict) -> str:
+    """``Features: ...; encoding: ...; classifier: ...`` of one configuration."""
+    e = cfg.encoding
+    return (f"Features: {cfg.features.kind}, step {cfg.features.step}"
+            + (f", PCA to {cfg.features.pca_components}" if cfg.features.pca_components else "")
+            + f"; encoding: {e.kind} ({e.layout}"
+            + (f", {e.n_components} Gaussians" if e.kind == "fisher" else f", {e.n_words} words")
+            + (", soft assignment" if e.kind == "bow" and e.assignment == "soft" else "")
+            + f"); classifier: {_classifier_line(classifier_info)}.")
+
+
 def write_report(cfg, data, summary: dict, out_dir: Path) -> Path:
     """Write report.md and its PNG plots into ``out_dir``."""
     pub = cfg.published
     first_info = summary["variants"][0]["splits"][0]["classifier"]
-    lines = [f"# {cfg.name}", "", cfg.description, "", _counts_line(cfg, data, summary),
-             f"Features: {cfg.features.kind}, step {cfg.features.step}"
-             + (f", PCA to {cfg.features.pca_components}" if cfg.features.pca_components else "")
-             + f"; encoding: {cfg.encoding.kind} ({cfg.encoding.layout}"
-             + (f", {cfg.encoding.n_components} Gaussians" if cfg.encoding.kind == "fisher"
-                else f", {cfg.encoding.n_words} words") + f"); classifier: {_classifier_line(first_info)}.", ""]
+    lines = [f"# {cfg.name}", "", cfg.description, "", _counts_line(cfg, data, summary)]
+    if cfg.sweep.key:          # each value of the sweep has its own setting
+        lines += ["Setting of each sweep value:", ""]
+        for v in summary["variants"]:
+            variant = with_value(cfg, cfg.sweep.key, v["sweep_value"])
+            lines.append(f"- {v['label']}: {_setting_line(variant, v['splits'][0]['classifier'])}")
+        lines.append("")
+    else:
+        lines += [_setting_line(cfg, first_info), ""]
     if pub.deviations:
         lines += ["Deviations from the published setting:", ""] + [f"- {d}" for d in pub.deviations] + [""]
     lines += ["| setting | mean per-class accuracy | spread (std over splits) | ILSVRC top-1 / top-5 error | published |",
@@ -105,12 +120,14 @@ def write_report(cfg, data, summary: dict, out_dir: Path) -> Path:
     if pub.source:
         lines += ["", f"Published: {pub.value:.4f}{' +- ' + format(pub.spread, '.3f') if pub.spread else ''} "
                       f"({pub.metric}), {pub.source}."]
-    lines += ["", "Per split:", "", "| seed | accuracy | top-1 error | top-5 error | classifier | train / test images "
-              "| seconds |", "|---|---|---|---|---|---|---|"]
+    swept = bool(cfg.sweep.key)
+    lines += ["", "Per split:", "", ("| setting " if swept else "") + "| seed | accuracy | top-1 error | top-5 error "
+              "| classifier | train / test images | seconds |", ("|---" if swept else "") + "|---|---|---|---|---|---|---|"]
     for v in summary["variants"]:
         for s in v["splits"]:
             chosen = f"C = {s['C']:g}" if s["C"] is not None else f"SGD, alpha {s['classifier']['alpha']:g}"
-            lines.append(f"| {s['seed']} | {s['accuracy']:.4f} | {s['top_k_error'][0]:.4f} | {s['top_k_error'][4]:.4f} "
+            lines.append((f"| {v['label']} " if swept else "")
+                         + f"| {s['seed']} | {s['accuracy']:.4f} | {s['top_k_error'][0]:.4f} | {s['top_k_error'][4]:.4f} "
                          f"| {chosen} | {s['n_train']} / {s['n_test']} | {s['seconds']} |")
     history = first_info.get("history")
     if history:
