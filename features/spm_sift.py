@@ -111,10 +111,12 @@ def orientation_channels(gray: np.ndarray, sigma_edge: float = 0.8) -> np.ndarra
     return out
 
 
-def normalize_descriptors(descriptors: np.ndarray) -> np.ndarray:
+def normalize_descriptors(descriptors: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
     """``sp_normalize_sift`` in place: rows of L2 norm above 1 are normalised, clamped at 0.2
-    and normalised again; the others are left as they are."""
-    norms = np.sqrt(np.einsum("ij,ij->i", descriptors, descriptors))
+    and normalised again; the others are left as they are.  ``norms`` (optional): the rows'
+    L2 norms, when already known."""
+    if norms is None:
+        norms = np.sqrt(np.einsum("ij,ij->i", descriptors, descriptors))
     strong = norms > 1
     rows = descriptors[strong] / norms[strong, None]
     np.minimum(rows, np.float32(0.2), out=rows)
@@ -163,7 +165,7 @@ def spatial_pyramid_sift(image, *, step: int = 8, patch_size: int = 16, sigma_ed
     bins = np.roll(bins, NUM_ANGLES // 2, axis=-1)                          # the code's channel a -> VLFeat's a + 4
     descriptors = np.ascontiguousarray(bins.reshape(len(rows) * len(cols), dim), dtype=np.float32)
     norms = np.sqrt(np.einsum("ij,ij->i", descriptors, descriptors, dtype=np.float64))
-    normalize_descriptors(descriptors)
+    normalize_descriptors(descriptors, norms)
     ys, xs = np.meshgrid(rows, cols, indexing="ij")
     centre = (patch_size - 1) / 2
     frames = np.column_stack([xs.ravel() + centre, ys.ravel() + centre, norms,
