@@ -41,19 +41,39 @@ def bench_images(longest: int) -> list:
     return images
 
 
-def interleaved(impls: dict, images: list, rounds: int, clock=time.perf_counter) -> dict:
-    """Median ms per image of each implementation, alternating them round by round.
+def interleaved_rounds(impls: dict, images: list, rounds: int, clock=time.perf_counter) -> dict:
+    """ms per image of each implementation in each round (lists, one value per round).
 
-    ``clock=time.thread_time`` counts only the CPU time of this thread: on a machine shared
-    with other work, wall time also counts the time the process waits for a core."""
-    times = {name: [] for name in impls}
-    for _ in range(rounds):
-        for name, fn in impls.items():
+    Every round runs each implementation over all the images, the order rotating from round
+    to round; before its timed pass, each implementation runs once untimed on the last
+    image.  So each is timed as it runs over a collection of images -- its own buffers in
+    the caches, its own memory kept by the allocator -- and not in the wake of another (a
+    heavy one leaves the caches cold and its freed memory handed back to the kernel, which
+    the next one pays for in page faults), while a change of machine speed still hits all
+    of them within a round.  ``clock=time.thread_time`` counts only the CPU time of this
+    thread: on a machine shared with other work, wall time also counts the time the
+    process waits for a core."""
+    names = list(impls)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            impls[name](images[-1])
             start = clock()
             for im in images:
-                fn(im)
+                impls[name](im)
             times[name].append((clock() - start) * 1000 / len(images))
-    return {name: float(np.median(t)) for name, t in times.items()}
+    return times
+
+
+def interleaved(impls: dict, images: list, rounds: int, clock=time.perf_counter) -> dict:
+    """Median ms per image of each implementation over :func:`interleaved_rounds`."""
+    return {name: float(np.median(t)) for name, t in interleaved_rounds(impls, images, rounds, clock).items()}
+
+
+def median_ratio(slow: list, fast: list) -> float:
+    """Median over rounds of ``slow / fast`` measured in the same round: a speed ratio that a
+    change of machine speed between rounds (a busy neighbour) leaves alone."""
+    return float(np.median(np.asarray(slow) / np.asarray(fast)))
 
 
 def timed(fn):

@@ -59,6 +59,7 @@ agreement on a photo collection.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import threading
@@ -101,7 +102,7 @@ class _Workspace(threading.local):
 
 
 _WORKSPACE = _Workspace()
-_CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~256 KB at a time
+_CHUNK_VALUES = 1 << 17  # descriptors are assembled and normalised ~512 KB at a time (half an L2)
 _BLOCK_VALUES = 1 << 16  # orientation planes are computed ~256 KB per array at a time
 _RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)
 
@@ -364,6 +365,11 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
     return out
 
 
+def _consume(iterator) -> None:
+    """Run an iterator of in-place operations to its end, keeping nothing."""
+    collections.deque(iterator, maxlen=0)
+
+
 def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, int], name: str) -> np.ndarray:
     """VLFeat's ``vl_imconvcoltri_f`` along axis 0, padding by continuity, read at the rows ``at``.
 
@@ -403,26 +409,29 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, i
     rows = list(buf)
     add, subtract = np.add, np.subtract                 # (positional outputs: fewer steps per call)
     first = buf[size].copy()
-    for below, row in zip(rows[length - 1 + size: size: -1], rows[length - 2 + size: size - 1: -1]):
-        add(below, row, row)                            # backward integral, in place
+    # backward integral, in place: row k += row k + 1 (map: no interpreter step per row)
+    upper = rows[length - 2 + size: size - 1: -1]
+    _consume(map(add, rows[length - 1 + size: size: -1], upper, upper))
     for k in range(size - 1, -1, -1):                   # continuity above the first row
         add(rows[k + 1], first, rows[k])
-    # Difference at lag `size` into a second buffer (the rows past the end: continuity
-    # below the last row), then the forward integral there, as far as the outputs need.
+    # Difference at lag `size`, in place, in blocks of `size` rows (each reads rows not yet
+    # overwritten); the rows past the end continue the last value (VLFeat's tail).
     head = min(top + 1, length)
-    forward = _WORKSPACE.get(name + "_forward", (top + 1, n))
-    subtract(buf[:head], buf[size:size + head], forward[:head])
+    for k0 in range(0, head, size):
+        k1 = min(k0 + size, head)
+        subtract(buf[k0:k1], buf[k0 + size:k1 + size], buf[k0:k1])
     if top >= length:
         coef = np.float32(length) - np.arange(length, top + 1, dtype=np.float32)
-        subtract(buf[length:top + 1], rows[length - 1 + size][None, :] * coef[:, None], forward[length:top + 1])
-    sums = list(forward)
-    for above, row in zip(sums[:-1], sums[1:]):
-        add(row, above, row)
+        last = rows[length - 1 + size] * coef[:, None]
+        subtract(buf[length:top + 1], last, buf[length:top + 1])
+    # forward integral, in place, as far as the outputs read
+    lower = rows[1:top + 1]
+    _consume(map(add, lower, rows[:top], lower))
     # The last difference on the distinct output rows (a lattice of pitch g, strided views),
     # then, where rows repeat (bins shared by neighbouring descriptors), one strided copy.
     g = math.gcd(stride, shift) if shifts > 1 else stride
     distinct = _WORKSPACE.get(name + ("_distinct" if shifts > 1 else "_out"), ((last_out - start) // g + 1, n))
-    subtract(forward[start + size: top + 1: g], forward[start: last_out + 1: g], distinct)
+    subtract(buf[start + size: top + 1: g], buf[start: last_out + 1: g], distinct)
     distinct *= np.float32(1.0 / (size * size))
     if shifts == 1:
         return distinct
@@ -690,6 +699,13 @@ class _PerBinKernelBins:
         blocks[...] = self.full[i0:i1]
 
 
+def _squared_norms(rows: np.ndarray) -> np.ndarray:
+    """``sum(rows ** 2, axis=1)`` of a float32 (n, d) array without a temporary (n, d) array."""
+    if hasattr(np, "vecdot"):       # numpy >= 2: a dot product per row, ~2x einsum's speed
+        return np.vecdot(rows, rows)
+    return np.einsum("ij,ij->i", rows, rows)
+
+
 def _normalize(descriptors: np.ndarray, squared: np.ndarray | None = None) -> np.ndarray:
     """L2-normalise, clamp at 0.2, L2-normalise, in place.
 
@@ -701,10 +717,10 @@ def _normalize(descriptors: np.ndarray, squared: np.ndarray | None = None) -> np
     holds the squared norms of the rows, when known.
     """
     if squared is None:
-        squared = np.einsum("ij,ij->i", descriptors, descriptors)
+        squared = _squared_norms(descriptors)
     n1 = np.where(squared < np.float32(1e-8), np.float32(0), np.sqrt(squared)) + VL_EPSILON_F
     np.minimum(descriptors, (CLAMP * n1)[:, None], out=descriptors)
-    n2 = np.sqrt(np.einsum("ij,ij->i", descriptors, descriptors)) + VL_EPSILON_F * n1
+    n2 = np.sqrt(_squared_norms(descriptors)) + VL_EPSILON_F * n1
     descriptors *= (np.float32(1) / n2)[:, None]
     return descriptors
 

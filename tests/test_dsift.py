@@ -390,3 +390,48 @@ def test_orientation_planes_split_as_vlfeat_bit_for_bit(rng):
         expected[i, j, b % 8] = (np.float32(1) - r) * mod
         expected[i, j, (b + 1) % 8] = r * mod
     np.testing.assert_array_equal(planes, expected)
+
+
+def c_coltri(x, size, rows):
+    """VLFeat's ``vl_imconvcoltri_f`` on one column, padding by continuity, transcribed
+    statement by statement in float32 scalars; the values at ``rows``."""
+    f = np.float32
+    length = len(x)
+    buf = {}                                        # VLFeat's buffer[y], y in [-size, length)
+    buf[length - 1] = f(x[length - 1])
+    for y in range(length - 2, -1, -1):
+        buf[y] = f(buf[y + 1] + x[y])
+    for y in range(-1, -size - 1, -1):
+        buf[y] = f(buf[y + 1] + x[0])
+    for y in range(-size, length - size):
+        buf[y] = f(buf[y] - buf[y + size])
+    for y in range(length - size, length):
+        buf[y] = f(buf[y] - f(buf[length - 1] * f(length - size - y)))
+    for y in range(-size + 1, length):
+        buf[y] = f(buf[y] + buf[y - 1])
+    scale = f(1.0 / (size * size))
+    return np.array([f(scale * f(buf[y] - buf[y - size])) for y in rows], np.float32)
+
+
+@pytest.mark.parametrize("length, size, at", [
+    (37, 4, (2, 3, 11, 0, 1)),          # a lattice of rows, the last ones within `size` of the end
+    (40, 8, (0, 4, 4, 8, 4)),           # descriptor bins: shared rows repeated, read near the last row
+    (9, 5, (0, 1, 9, 0, 1)),            # shorter than two triangle widths
+    (64, 3, (5, 7, 4, 3, 2)),           # pitch 1 between distinct rows
+])
+def test_running_sum_triangle_equals_vlfeats_c_code_bit_for_bit(length, size, at, rng):
+    """The in-place running sums give VLFeat's floats exactly, rounding residue included:
+    columns of large values around plateaus (where the residue is all there is)."""
+    from features.dsift import _vlfeat_triangle
+
+    n = 6
+    signals = (rng.random((length, n)) * 50).astype(np.float32)
+    signals[length // 3: length // 2, :3] = 0            # flat stretch between strong values
+    signals[:, 4] = np.float32(255.0)                    # saturated column
+    buf = np.zeros((size + length, n), np.float32)
+    buf[size:] = signals
+    out = _vlfeat_triangle(buf, size, at, "test_tri").copy()
+    start, stride, count, shift, shifts = at
+    rows = [start + stride * j + shift * k for j in range(count) for k in range(shifts)]
+    expected = np.stack([c_coltri(signals[:, c], size, rows) for c in range(n)], axis=1)
+    np.testing.assert_array_equal(out.view(np.int32), expected.view(np.int32))
