@@ -55,9 +55,7 @@ Two optional steps (used by the ``fast`` mode, off in the paper's modes):
   boxes that greedy suppression at the looser ``demote_overlap`` would drop stay in
   the list, but with their value multiplied by ``demote_factor``, so that the first
   hundreds of boxes reach more objects while the variants that sharpen the overlap
-  with an object found already follow.  Boxes of at least ``demote_below_area`` of the
-  image are never demoted: two boxes of a large object a few pixels apart overlap by
-  more than ``demote_overlap``, and those variants are what localises it.
+  with an object found already follow.
 
 Modes
 -----
@@ -71,7 +69,7 @@ strategies C+T+S+F and T+S+F, and on the coarsest segmentation (k = 200) also th
 Quality mode's fill-only and size-only strategies F and S (16 hierarchies on 6
 segmentations); ranked with votes (gamma = 1, near votes above IoU 0.9),
 near-duplicate suppression above IoU 0.98 and soft suppression above IoU 0.8 (values
-times 3) of the boxes smaller than a tenth of the image.  The coarse segmentation and the F and S
+times 3).  The coarse segmentation and the F and S
 groupings add the large boxes that the paper's Fast mode lacks on object-centred
 photographs; the votes put the small objects of cluttered photographs into the first
 hundreds of boxes, where the paper's ranking (large regions first) has few of them.
@@ -135,9 +133,6 @@ class SelectiveSearchConfig:
         Soft suppression: a box that greedy suppression at ``demote_overlap`` would drop
         keeps its place in the list only after its value is multiplied by
         ``demote_factor`` (1: off).
-    demote_below_area : float
-        Soft suppression demotes only boxes smaller than this fraction of the image
-        (1: all but the whole image).
     """
 
     color_spaces: tuple = ("hsv",)
@@ -151,7 +146,6 @@ class SelectiveSearchConfig:
     suppress_overlap: float = 1.0
     demote_overlap: float = 1.0
     demote_factor: float = 1.0
-    demote_below_area: float = 1.0
 
     def __post_init__(self):
         for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
@@ -171,7 +165,7 @@ class SelectiveSearchConfig:
             raise ValueError(f"vote_exponent: expected >= 0, got {self.vote_exponent}")
         if not self.demote_factor >= 1:
             raise ValueError(f"demote_factor: expected >= 1, got {self.demote_factor}")
-        for name in ("vote_overlap", "suppress_overlap", "demote_overlap", "demote_below_area"):
+        for name in ("vote_overlap", "suppress_overlap", "demote_overlap"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name}: expected a value in (0, 1], got {getattr(self, name)}")
 
@@ -193,8 +187,7 @@ MODES = {
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
     "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
                                   extra=((("hsv", "lab"), (200,), ("F", "S")),), vote_exponent=1.0,
-                                  vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0,
-                                  demote_below_area=0.1),
+                                  vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),
 }
@@ -561,7 +554,7 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
 
 def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, vote_overlap: float = 1.0,
                      suppress_overlap: float = 1.0, demote_overlap: float = 1.0,
-                     demote_factor: float = 1.0, demote_below_area: float = 1.0) -> np.ndarray:
+                     demote_factor: float = 1.0) -> np.ndarray:
     """Merge hierarchies into one de-duplicated, ranked list of boxes (see "Ranking" above).
 
     Parameters
@@ -580,9 +573,6 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, 
         Soft suppression: the boxes that greedy suppression at ``demote_overlap`` would
         drop have their (best) value multiplied by ``demote_factor`` and the list is
         sorted again (``demote_factor`` 1: off).
-    demote_below_area : float
-        Only boxes whose area is below this fraction of the largest box's (the whole
-        image: every hierarchy ends with it) are demoted.
 
     Returns
     -------
@@ -608,8 +598,6 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, 
     if demote_factor > 1 and demote_overlap < 1:
         factor = np.full(len(ranked), float(demote_factor))
         factor[suppress_near_duplicates(ranked, demote_overlap)] = 1.0
-        area = (ranked[:, 2] - ranked[:, 0] + 1) * (ranked[:, 3] - ranked[:, 1] + 1)
-        factor[area >= demote_below_area * area.max()] = 1.0
         ranked = ranked[np.argsort(values * factor, kind="stable")]
     return ranked
 
@@ -782,4 +770,4 @@ def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed:
     return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed,
                             vote_exponent=config.vote_exponent, vote_overlap=config.vote_overlap,
                             suppress_overlap=config.suppress_overlap, demote_overlap=config.demote_overlap,
-                            demote_factor=config.demote_factor, demote_below_area=config.demote_below_area)
+                            demote_factor=config.demote_factor)

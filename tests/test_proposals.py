@@ -210,11 +210,10 @@ def test_equal_budget_quality_uses_the_references_count_per_image():
 
 
 # --------------------------------------------------------------------------- the ranking of the fast mode
-def _ranking_oracle(hierarchies, seed, gamma, vote_overlap, overlap, demote_overlap=1.0, factor=1.0,
-                    below_area=1.0):
+def _ranking_oracle(hierarchies, seed, gamma, vote_overlap, overlap, demote_overlap=1.0, factor=1.0):
     """The ranking written out box by box: RND * position / (votes * near votes) ** gamma, the best value
     per box, greedy NMS in ranked order, then the values of the boxes NMS at demote_overlap would drop
-    multiplied by factor, unless the box covers at least below_area of the largest box's area."""
+    multiplied by factor."""
     rng = np.random.default_rng(seed)
     occurrences = []
     for h_index, h in enumerate(hierarchies):
@@ -239,10 +238,7 @@ def _ranking_oracle(hierarchies, seed, gamma, vote_overlap, overlap, demote_over
     if factor > 1:
         kept = set(non_maximum_suppression(np.array(ranked, float), -np.arange(len(ranked), dtype=float),
                                            demote_overlap).tolist())
-        area = {box: (box[2] - box[0] + 1) * (box[3] - box[1] + 1) for box in ranked}
-        large = max(area.values()) * below_area
-        value = {box: best[box][0] * (1 if i in kept or area[box] >= large else factor)
-                 for i, box in enumerate(ranked)}
+        value = {box: best[box][0] * (1 if i in kept else factor) for i, box in enumerate(ranked)}
         ranked = sorted(ranked, key=lambda box: (value[box], ranked.index(box)))
     return np.array(ranked, float)
 
@@ -252,27 +248,12 @@ def test_vote_ranking_matches_the_oracle():
 
     photo = load_image(BOXES / "images" / "dolphin" / "image_0021.jpg")
     hierarchies = [h for _, h in selective_search_hierarchies(photo, MODES["paper_fast"])]
-    for gamma, vote_overlap, overlap, demote, factor, area in (
-            (0.0, 1.0, 1.0, 1.0, 1.0, 1.0), (2.0, 1.0, 1.0, 1.0, 1.0, 1.0), (1.0, 0.9, 0.98, 0.8, 3.0, 1.0),
-            (1.0, 0.9, 0.98, 0.8, 3.0, 0.1), (1.5, 0.7, 0.9, 0.6, 10.0, 0.3)):
+    for gamma, vote_overlap, overlap, demote, factor in ((0.0, 1.0, 1.0, 1.0, 1.0), (2.0, 1.0, 1.0, 1.0, 1.0),
+                                                         (1.0, 0.9, 0.98, 0.8, 3.0), (1.5, 0.7, 0.9, 0.6, 10.0)):
         got = rank_hierarchies(hierarchies, seed=3, vote_exponent=gamma, vote_overlap=vote_overlap,
-                               suppress_overlap=overlap, demote_overlap=demote, demote_factor=factor,
-                               demote_below_area=area)
-        expected = _ranking_oracle(hierarchies, 3, gamma, vote_overlap, overlap, demote, factor, area)
-        assert np.array_equal(got, expected), (gamma, vote_overlap, overlap, demote, factor, area)
-    # large boxes are spared the demotion: they move ahead, the small boxes keep their order
-    fast = dict(vote_exponent=1.0, vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0)
-    spared = rank_hierarchies(hierarchies, seed=3, demote_below_area=0.1, **fast)
-    demoted = rank_hierarchies(hierarchies, seed=3, **fast)
-    area = lambda b: (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)  # noqa: E731
-    is_large = lambda b: area(b) >= 0.1 * area(b).max()  # noqa: E731
-    assert not np.array_equal(spared, demoted)
-    assert np.array_equal(spared[~is_large(spared)], demoted[~is_large(demoted)])
-    def small_ahead(boxes):     # large box -> how many small boxes rank before it
-        return {tuple(b): int(n) for b, n in zip(boxes[is_large(boxes)].tolist(),
-                                                 np.cumsum(~is_large(boxes))[is_large(boxes)])}
-    before, after = small_ahead(demoted), small_ahead(spared)
-    assert all(after[b] <= before[b] for b in before) and any(after[b] < before[b] for b in before)
+                               suppress_overlap=overlap, demote_overlap=demote, demote_factor=factor)
+        expected = _ranking_oracle(hierarchies, 3, gamma, vote_overlap, overlap, demote, factor)
+        assert np.array_equal(got, expected), (gamma, vote_overlap, overlap, demote, factor)
     # votes move boxes that several hierarchies share ahead
     plain = rank_hierarchies(hierarchies, seed=3)
     voted = rank_hierarchies(hierarchies, seed=3, vote_exponent=1.0, vote_overlap=0.9)
@@ -306,5 +287,3 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
         ss.SelectiveSearchConfig(vote_overlap=1.5)
     with pytest.raises(ValueError, match="demote_factor"):
         ss.SelectiveSearchConfig(demote_factor=0.5)
-    with pytest.raises(ValueError, match="demote_below_area"):
-        ss.SelectiveSearchConfig(demote_below_area=0)
