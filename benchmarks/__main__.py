@@ -2,7 +2,9 @@
 
 Descriptors: our dense SIFT and PHOW against VLFeat's (when ``make reference`` has
 installed it) and OpenCV's ``SIFT.compute`` on the same dense grid, on the same real
-photographs at longest side 227 and 500 px, alternating implementations round by round.
+photographs at longest side 227 and 500 px (the four committed ones, or ``--photos DIR
+--n-photos N``), in rounds: each implementation warmed by one untimed call and then timed,
+the order rotating from round to round, the speed ratio the median of the per-round ratios.
 
 Proposals: every backend and mode on the 195 embedded boxed Caltech-101 images: seconds
 per image, boxes, recall at IoU 0.5 / 0.7, MABO and average recall, also at the first
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from .common import single_threaded
 
@@ -38,11 +41,19 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--every", type=int, default=1, help="proposals: use every n-th boxed image (quick look)")
+    parser.add_argument("--photos", type=Path, help="descriptors: draw the photographs from this folder tree "
+                                                    "(JPEG/PNG, any layout) instead of the four committed ones")
+    parser.add_argument("--n-photos", type=int, default=4, help="descriptors: how many to draw with --photos")
     args = parser.parse_args(argv)
 
     logging.getLogger("ilsvrc").setLevel(logging.ERROR)  # warnings about the demo files are expected
     for name in args.only or list(SECTIONS):
-        rows = SECTIONS[name](args.repeats, args.every) if name == "proposals" else SECTIONS[name](args.repeats)
+        if name == "proposals":
+            rows = bench_proposals(args.repeats, args.every)
+        elif name == "descriptors":
+            rows = bench_descriptors(args.repeats, args.photos, args.n_photos)
+        else:
+            rows = SECTIONS[name](args.repeats)
         print("\n".join(rows))
         print()
     return 0

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .common import resize_longest, sample_images
+
 MEAN_GOAL, P10_GOAL = 0.9999, 0.999
 METHODS = ("flat", "gauss", "phow")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def cosine_stats(ours_float, vlfeat_bytes):
@@ -54,15 +54,6 @@ def cosine_stats(ours_float, vlfeat_bytes):
     return cos, int(((na > 0) != (nb > 0)).sum())
 
 
-def resize_longest(gray: np.ndarray, longest: int) -> np.ndarray:
-    """Resize so that the longest side is ``longest`` (area shrinking, cubic enlarging)."""
-    import cv2
-
-    scale = longest / max(gray.shape)
-    size = (max(1, int(round(gray.shape[1] * scale))), max(1, int(round(gray.shape[0] * scale))))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-
-
 def compare(method: str, gray: np.ndarray) -> dict:
     """Our output and VLFeat's for one method on one float32 gray image."""
     from features.dsift import dense_sift, phow
@@ -83,14 +74,6 @@ def compare(method: str, gray: np.ndarray) -> dict:
     return {"frames_equal": bool(same_frames), "n": int(len(desc)), "mean": float(cos.mean()) if len(cos) else 1.0,
             "p10": float(np.percentile(cos, 10)) if len(cos) else 1.0,
             "min": float(cos.min()) if len(cos) else 1.0, "zero_mismatch": mismatch}
-
-
-def sample_images(root: Path, n: int, seed: int) -> list[Path]:
-    """``n`` image files under ``root``, drawn with ``random.Random(seed)`` from the sorted list."""
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise SystemExit(f"{root}: no JPEG/PNG images found")
-    return random.Random(seed).sample(files, min(n, len(files)))
 
 
 def summarise(records: list[dict]) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from pathlib import Path
 
@@ -26,19 +27,34 @@ def best_of(fn, repeats: int = 5) -> tuple[float, object]:
     return best, out
 
 
-def bench_images(longest: int) -> list:
-    """The committed test photographs, resized so that their longest side is ``longest``."""
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+def sample_images(root: Path, n: int, seed: int) -> list[Path]:
+    """``n`` image files under ``root``, drawn with ``random.Random(seed)`` from the sorted list."""
+    files = sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise SystemExit(f"{root}: no JPEG/PNG images found")
+    return random.Random(seed).sample(files, min(n, len(files)))
+
+
+def resize_longest(gray: np.ndarray, longest: int) -> np.ndarray:
+    """Resize so that the longest side is ``longest`` (area shrinking, cubic enlarging)."""
     import cv2
 
+    scale = longest / max(gray.shape)
+    size = (max(1, int(round(gray.shape[1] * scale))), max(1, int(round(gray.shape[0] * scale))))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def bench_images(longest: int, photos: Path | None = None, n: int = 4, seed: int = 0) -> list:
+    """Grey photographs resized so that their longest side is ``longest``: the four committed
+    test photographs, or ``n`` drawn (seeded) from the folder tree ``photos``."""
     from features.image_io import load_gray
 
-    images = []
-    for path in sorted((ROOT / "tests" / "data" / "images").glob("*.jpg")):
-        gray = load_gray(path)
-        scale = longest / max(gray.shape)
-        size = (int(round(gray.shape[1] * scale)), int(round(gray.shape[0] * scale)))
-        images.append(cv2.resize(gray, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))
-    return images
+    paths = (sorted((ROOT / "tests" / "data" / "images").glob("*.jpg")) if photos is None
+             else sample_images(photos, n, seed))
+    return [resize_longest(load_gray(path), longest) for path in paths]
 
 
 def interleaved_rounds(impls: dict, images: list, rounds: int, clock=time.perf_counter) -> dict:
