@@ -36,14 +36,22 @@ SECTIONS = {"evaluator": bench_evaluator, "descriptors": bench_descriptors, "enc
             "proposals": bench_proposals}
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="rounds of each timing (the descriptor section runs at least 15)")
     parser.add_argument("--every", type=int, default=1, help="proposals: use every n-th boxed image (quick look)")
     parser.add_argument("--photos", type=Path, help="descriptors: draw the photographs from this folder tree "
                                                     "(JPEG/PNG, any layout) instead of the four committed ones")
-    parser.add_argument("--n-photos", type=int, default=4, help="descriptors: how many to draw with --photos")
+    parser.add_argument("--n-photos", type=_positive, default=4, help="descriptors: how many to draw with --photos")
     args = parser.parse_args(argv)
 
     logging.getLogger("ilsvrc").setLevel(logging.ERROR)  # warnings about the demo files are expected

@@ -81,11 +81,6 @@ def interleaved_rounds(impls: dict, images: list, rounds: int, clock=time.perf_c
     return times
 
 
-def interleaved(impls: dict, images: list, rounds: int, clock=time.perf_counter) -> dict:
-    """Median ms per image of each implementation over :func:`interleaved_rounds`."""
-    return {name: float(np.median(t)) for name, t in interleaved_rounds(impls, images, rounds, clock).items()}
-
-
 def median_ratio(slow: list, fast: list) -> float:
     """Median over rounds of ``slow / fast`` measured in the same round: a speed ratio that a
     change of machine speed between rounds (a busy neighbour) leaves alone."""

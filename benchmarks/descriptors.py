@@ -15,7 +15,7 @@ import numpy as np
 from .common import bench_images, interleaved_rounds, median_ratio
 
 SIZES = (227, 500)
-MIN_ROUNDS = 15   # a ratio of medians over fewer rounds moves by +-0.3x on a shared machine
+MIN_ROUNDS = 15   # fewer rounds: the ratio moves by +-0.3x from run to run on a shared machine
 TARGETS = {"dense SIFT flat window, step 4, bin 8": 2.5, "PHOW gray, sizes 4-10, step 3": 3.0}
 
 

@@ -700,7 +700,10 @@ class _PerBinKernelBins:
 
 
 def _squared_norms(rows: np.ndarray) -> np.ndarray:
-    """``sum(rows ** 2, axis=1)`` of a float32 (n, d) array without a temporary (n, d) array."""
+    """``sum(rows ** 2, axis=1)`` of a float32 (n, d) array without a temporary (n, d) array.
+
+    numpy 2's ``vecdot`` and older numpy's ``einsum`` sum in different orders: the last bit
+    of a descriptor can differ between the two (far below the agreement with VLFeat)."""
     if hasattr(np, "vecdot"):       # numpy >= 2: a dot product per row, ~2x einsum's speed
         return np.vecdot(rows, rows)
     return np.einsum("ij,ij->i", rows, rows)

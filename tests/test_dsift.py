@@ -414,9 +414,11 @@ def c_coltri(x, size, rows):
 
 
 @pytest.mark.parametrize("length, size, at", [
-    (37, 4, (2, 3, 11, 0, 1)),          # a lattice of rows, the last ones within `size` of the end
-    (40, 8, (0, 4, 4, 8, 4)),           # descriptor bins: shared rows repeated, read near the last row
+    (37, 4, (2, 3, 11, 0, 1)),          # a lattice of rows ending before the tail
+    (37, 4, (2, 3, 12, 0, 1)),          # the same lattice one row further: the tail is read
+    (40, 8, (0, 4, 4, 8, 4)),           # descriptor bins: shared rows repeated, read into the tail
     (9, 5, (0, 1, 9, 0, 1)),            # shorter than two triangle widths
+    (3, 5, (0, 1, 3, 0, 1)),            # shorter than one triangle width
     (64, 3, (5, 7, 4, 3, 2)),           # pitch 1 between distinct rows
 ])
 def test_running_sum_triangle_equals_vlfeats_c_code_bit_for_bit(length, size, at, rng):
