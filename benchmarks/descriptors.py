@@ -31,8 +31,9 @@ def bench_descriptors(repeats: int, photos=None, n_photos: int = 4) -> list[str]
 
     cv2.setNumThreads(1)
     have_vl = vlfeat_reference.available()
+    n_rounds = max(repeats, MIN_ROUNDS)
     where = "4 Caltech-101 photographs" if photos is None else f"{n_photos} photographs drawn from {photos}"
-    rows = [f"Descriptors, one thread, median CPU ms per image over {max(repeats, MIN_ROUNDS)} interleaved rounds "
+    rows = [f"Descriptors, one thread, median CPU ms per image over {n_rounds} interleaved rounds "
             "(order rotating; 'vs VLFeat': median of the per-round ratios) "
             f"({where} resized; VLFeat {'via cyvlfeat' if have_vl else 'NOT installed: make reference'})"]
     rows.append(f"  {'work':<44}{'px':>5}{'ours':>9}{'VLFeat':>9}{'OpenCV':>9}{'vs VLFeat':>11}{'target':>8}")
@@ -57,7 +58,7 @@ def bench_descriptors(repeats: int, photos=None, n_photos: int = 4) -> list[str]
                 impls["vl"] = vl
             if ocv is not None:
                 impls["cv"] = ocv
-            rounds = interleaved_rounds(impls, images, max(repeats, MIN_ROUNDS), clock=time.thread_time)
+            rounds = interleaved_rounds(impls, images, n_rounds, clock=time.thread_time)
             t = {k: float(np.median(v)) for k, v in rounds.items()}
             fmt = lambda k: f"{t[k]:>9.1f}" if k in t else f"{'-':>9}"  # noqa: E731
             ratio = median_ratio(rounds["vl"], rounds["ours"]) if "vl" in t else None

@@ -709,18 +709,16 @@ def _squared_norms(rows: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", rows, rows)
 
 
-def _normalize(descriptors: np.ndarray, squared: np.ndarray | None = None) -> np.ndarray:
+def _normalize(descriptors: np.ndarray) -> np.ndarray:
     """L2-normalise, clamp at 0.2, L2-normalise, in place.
 
     VLFeat divides by ``n1 = sqrt(sum d^2) + eps``, clamps at 0.2 and divides by
     ``n2 = sqrt(sum clamped^2) + eps``, where its square root returns 0 below 1e-8.  The
     same result (to float rounding) takes fewer passes: ``m = min(d, 0.2 n1)`` scaled by
     ``1 / (||m|| + eps n1)`` (keeping the 1e-8 cut-off of the first norm; VLFeat's second
-    cut-off only acts on descriptors of entries below ~1e-11).  ``squared`` (optional)
-    holds the squared norms of the rows, when known.
+    cut-off only acts on descriptors of entries below ~1e-11).
     """
-    if squared is None:
-        squared = _squared_norms(descriptors)
+    squared = _squared_norms(descriptors)
     n1 = np.where(squared < np.float32(1e-8), np.float32(0), np.sqrt(squared)) + VL_EPSILON_F
     np.minimum(descriptors, (CLAMP * n1)[:, None], out=descriptors)
     n2 = np.sqrt(_squared_norms(descriptors)) + VL_EPSILON_F * n1
