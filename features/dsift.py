@@ -48,9 +48,10 @@ to a unit vector: exact arithmetic then gives a different descriptor (cosine dow
 the whole difference often in one orientation bin), and photographs with saturated
 backgrounds fall below a mean cosine of 0.9999.  With ``vlfeat_math`` (the default) both
 are reproduced bit for bit: the fast math, and the running sums in VLFeat's order of
-operations, along y and along x (both residues matter).  A contrast threshold of 1e-4 or
-more (PHOW's is 0.005) zeroes the residue-made descriptors anyway: then OpenCV's filters,
-faster, are used instead of the running sums.
+operations, along y and along x (both residues matter), compiled with numba (as numpy
+calls, one per row and step, the running sums cost most of the time on small images).  The
+contrast of every frame is then VLFeat's to the bit, and so is PHOW's choice of the
+descriptors below its contrast threshold (given the same smoothed image).
 ``vlfeat_math=False`` is exact math with OpenCV's filters (the definition above, checked
 against a slow oracle in the tests).  ``python -m benchmarks.agreement`` measures the
 agreement on a photo collection.
@@ -59,13 +60,13 @@ agreement on a photo collection.
 """
 from __future__ import annotations
 
-import collections
 import functools
 import math
 import threading
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
 
 from ._validation import (
@@ -104,7 +105,6 @@ class _Workspace(threading.local):
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~1 MB at a time
 _BLOCK_VALUES = 1 << 16  # orientation planes are computed ~256 KB per array at a time
-_RESIDUE_FREE_CONTRAST = 1e-4  # contrast far above VLFeat's running-sum residue (~1e-7 of a row)
 
 
 @dataclass(frozen=True)
@@ -365,9 +365,52 @@ def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray
     return out
 
 
-def _consume(iterator) -> None:
-    """Run an iterator of in-place operations to its end, keeping nothing."""
-    collections.deque(iterator, maxlen=0)
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _running_triangle_kernel(buf, size, length, top, out_rows, inv, out, block):  # pragma: no cover (compiled)
+    """The running sums of :func:`_vlfeat_triangle`, compiled: per block of ``block`` columns,
+    every step one loop across the block's columns (the float operations of each column are
+    VLFeat's, in VLFeat's order; only independent columns are interleaved)."""
+    n = buf.shape[1]
+    head = min(top + 1, length)
+    for c0 in range(0, n, block):
+        c1 = min(c0 + block, n)
+        width = c1 - c0
+        first = buf[size, c0:c1].copy()
+        last = buf[length - 1 + size, c0:c1].copy()
+        # backward integral, in place: row r += row r + 1
+        for r in range(length - 2 + size, size - 1, -1):
+            row, below = buf[r, c0:c1], buf[r + 1, c0:c1]
+            for c in range(width):
+                row[c] = below[c] + row[c]
+        # continuity above the first row: the first value repeated `size` times
+        for r in range(size - 1, -1, -1):
+            row, below = buf[r, c0:c1], buf[r + 1, c0:c1]
+            for c in range(width):
+                row[c] = below[c] + first[c]
+        # difference at lag `size` (row r + size is read before it is overwritten)
+        for r in range(head):
+            row, later = buf[r, c0:c1], buf[r + size, c0:c1]
+            for c in range(width):
+                row[c] = row[c] - later[c]
+        # rows past the end continue the last value (VLFeat's tail)
+        for r in range(length, top + 1):
+            coef = np.float32(length - r)
+            row = buf[r, c0:c1]
+            for c in range(width):
+                row[c] = row[c] - last[c] * coef
+        # forward integral, as far as the outputs read
+        for r in range(1, top + 1):
+            row, above = buf[r, c0:c1], buf[r - 1, c0:c1]
+            for c in range(width):
+                row[c] = row[c] + above[c]
+        # the last difference at lag `size`, scaled, at the output rows
+        for i in range(out_rows.shape[0]):
+            upper, lower, dst = buf[out_rows[i] + size, c0:c1], buf[out_rows[i], c0:c1], out[i, c0:c1]
+            for c in range(width):
+                dst[c] = (upper[c] - lower[c]) * inv
+
+
+_TRIANGLE_BLOCK_VALUES = 1 << 17  # running sums in column blocks of ~512 KB (they stay in cache)
 
 
 def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, int], name: str) -> np.ndarray:
@@ -381,8 +424,9 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, i
     rounding residue of the running sums (differences of sums that are large next to the
     result).  Where the true value is tiny -- flat or saturated patches beside strong
     edges -- that residue is most of VLFeat's value, and a descriptor made of such bins is
-    normalised to unit length: only this arithmetic reproduces it.  Each step of a running
-    sum is one vector operation across all columns.
+    normalised to unit length: only this arithmetic reproduces it.  The sums run compiled
+    (:func:`_running_triangle_kernel`), every step one loop across the columns: as numpy
+    calls, one per row and step, they cost ~0.3 us each, most of the time on small images.
 
     Parameters
     ----------
@@ -404,41 +448,11 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, i
     """
     length, n = buf.shape[0] - size, buf.shape[1]
     start, stride, count, shift, shifts = at
-    last_out = start + stride * (count - 1) + shift * (shifts - 1)
-    top = last_out + size                               # last row of the forward integral any output reads
-    rows = list(buf)
-    add, subtract = np.add, np.subtract                 # (positional outputs: fewer steps per call)
-    first = buf[size].copy()
-    # backward integral, in place: row k += row k + 1 (map: no interpreter step per row)
-    upper = rows[length - 2 + size: size - 1: -1]
-    _consume(map(add, rows[length - 1 + size: size: -1], upper, upper))
-    for k in range(size - 1, -1, -1):                   # continuity above the first row
-        add(rows[k + 1], first, rows[k])
-    # Difference at lag `size`, in place, in blocks of `size` rows (each reads rows not yet
-    # overwritten); the rows past the end continue the last value (VLFeat's tail).
-    head = min(top + 1, length)
-    for k0 in range(0, head, size):
-        k1 = min(k0 + size, head)
-        subtract(buf[k0:k1], buf[k0 + size:k1 + size], buf[k0:k1])
-    if top >= length:
-        coef = np.float32(length) - np.arange(length, top + 1, dtype=np.float32)
-        last = rows[length - 1 + size] * coef[:, None]
-        subtract(buf[length:top + 1], last, buf[length:top + 1])
-    # forward integral, in place, as far as the outputs read
-    lower = rows[1:top + 1]
-    _consume(map(add, lower, rows[:top], lower))
-    # The last difference on the distinct output rows (a lattice of pitch g, strided views),
-    # then, where rows repeat (bins shared by neighbouring descriptors), one strided copy.
-    g = math.gcd(stride, shift) if shifts > 1 else stride
-    distinct = _WORKSPACE.get(name + ("_distinct" if shifts > 1 else "_out"), ((last_out - start) // g + 1, n))
-    subtract(buf[start + size: top + 1: g], buf[start: last_out + 1: g], distinct)
-    distinct *= np.float32(1.0 / (size * size))
-    if shifts == 1:
-        return distinct
+    out_rows = (start + stride * np.arange(count)[:, None] + shift * np.arange(shifts)[None, :]).ravel()
+    top = int(out_rows[-1]) + size                     # last row of the forward integral any output reads
     out = _WORKSPACE.get(name + "_out", (count * shifts, n))
-    item = distinct.itemsize
-    out.reshape(count, shifts, n)[...] = np.ndarray((count, shifts, n), np.float32, buffer=distinct,
-                                                    strides=(stride // g * n * item, shift // g * n * item, item))
+    block = max(16, _TRIANGLE_BLOCK_VALUES // buf.shape[0] // 16 * 16)
+    _running_triangle_kernel(buf, size, length, top, out_rows, np.float32(1.0 / (size * size)), out, block)
     return out
 
 
@@ -772,15 +786,12 @@ def dense_sift(image, *, step: int = 4, bin_size: int = 8, bounds=None, fast: bo
     window_size = check_positive_real(window_size, "window_size")
     gray = as_float_image(image)
     grid = dense_grid(*gray.shape, step=step, bin_size=bin_size, num_bins=num_bins, bounds=bounds)
-    # VLFeat's running-sum residue only matters in descriptors of tiny contrast
-    running_sums = contrast_threshold is None or contrast_threshold < _RESIDUE_FREE_CONTRAST
     return _dense_sift(gray, grid, fast=fast, window_size=window_size, num_orientations=num_orientations,
-                       contrast_threshold=contrast_threshold, vlfeat_math=vlfeat_math, out=out,
-                       running_sums=running_sums)
+                       contrast_threshold=contrast_threshold, vlfeat_math=vlfeat_math, out=out)
 
 
 def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: float, num_orientations: int,
-                contrast_threshold, vlfeat_math, out, running_sums: bool):
+                contrast_threshold, vlfeat_math, out):
     """:func:`dense_sift` on a validated float32 image and grid."""
     bin_size, num_bins = grid.bin_size, grid.num_bins
     n, dim = grid.ny * grid.nx, num_bins * num_bins * num_orientations
@@ -798,15 +809,14 @@ def _dense_sift(gray: np.ndarray, grid: DenseGrid, *, fast: bool, window_size: f
     triangle = _triangle(bin_size)
     window = _window(bin_size, num_bins, window_size)
     if fast:
-        running = vlfeat_math and running_sums
-        if running:
+        if vlfeat_math:
             layout = _flat_bins_vlfeat(gray, grid, num_orientations)
         else:
             planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                         out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
             layout = _flat_bins_opencv(planes, grid, triangle)
         bins = _SharedKernelBins(*layout, grid, _flat_weights(bin_size, num_bins, window_size, num_orientations,
-                                                               running))
+                                                               vlfeat_math))
     else:
         planes = orientation_planes(gray, num_orientations, vlfeat_math=vlfeat_math,
                                     out=_WORKSPACE.get("planes", gray.shape + (num_orientations,)))
@@ -932,7 +942,6 @@ def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast
     frames = np.empty((sum(counts), 4))
     descriptors = np.empty((sum(counts), 128 * n_channels), np.float32)
     start = 0
-    running_sums = contrast_threshold is None or contrast_threshold < _RESIDUE_FREE_CONTRAST
     for size, grid, count in zip(sizes, grids, counts):
         if count == 0:  # VLFeat: a size whose descriptor does not fit gives none
             continue
@@ -942,7 +951,7 @@ def phow(image, *, sizes=(4, 6, 8, 10), step: int = 2, color: str = "gray", fast
         for k in range(n_channels):
             f, _ = _dense_sift(np.ascontiguousarray(smoothed[:, :, k]), grid, fast=fast, window_size=window_size,
                                num_orientations=8, contrast_threshold=None, vlfeat_math=vlfeat_math,
-                               out=descriptors[rows, 128 * k: 128 * (k + 1)], running_sums=running_sums)
+                               out=descriptors[rows, 128 * k: 128 * (k + 1)])
             contrasts.append(f[:, 2])
             if k == 0:
                 frames[rows] = f

@@ -51,9 +51,14 @@ def _tiny_pipeline():
 
 # --------------------------------------------------------------------------- execution backends
 def test_dask_local_cluster_gives_bit_identical_signatures(tmp_path):
+    """... and leaves the environment as it found it (Dask's nannies set OMP_NUM_THREADS=1 and
+    the like in the starting process, which later processes would inherit)."""
+    import os
+
     pipe = _tiny_pipeline()
     items = _demo_items(3)
     stores = {}
+    environment = dict(os.environ)
     for backend in ("local", "dask"):
         store = FeatureStore(tmp_path / backend, {"pipeline": "tiny"}, shard_size=4)
         stats = encode_into_store(store, items, signature_job, lambda s: (pipe, s.path),
@@ -65,6 +70,7 @@ def test_dask_local_cluster_gives_bit_identical_signatures(tmp_path):
     assert np.array_equal(stores["local"][0], stores["dask"][0])
     assert np.array_equal(stores["local"][1], stores["dask"][1])
     assert stores["local"][2].tobytes() == stores["dask"][2].tobytes()
+    assert dict(os.environ) == environment
 
 
 def test_map_images_reports_bad_images_and_stops_on_programming_errors():

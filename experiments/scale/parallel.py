@@ -197,18 +197,40 @@ def abort_workers() -> None:
 
 
 @contextmanager
+def _environment_restored():
+    """Put this process's environment back as it was on leaving.
+
+    Dask's nannies write their workers' settings (``OMP_NUM_THREADS=1``,
+    ``OPENBLAS_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``, ...) into the environment of the
+    process that starts them, and leave them there: every process started afterwards (loky
+    workers, a later run) would be pinned to one thread, and faiss's k-means, whose last bits
+    depend on its thread count, would learn another vocabulary than the same run started
+    afresh."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
+@contextmanager
 def _dask_client(execution: Execution):
     from dask.distributed import Client, LocalCluster
 
     if execution.scheduler in ("", "local"):
-        cluster = LocalCluster(n_workers=execution.n_jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-        try:
-            yield client
-        finally:
-            client.close()
-            cluster.close()
+        with _environment_restored():
+            cluster = LocalCluster(n_workers=execution.n_jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+            try:
+                yield client
+            finally:
+                client.close()
+                cluster.close()
     else:
         client = Client(execution.scheduler)
         try:
