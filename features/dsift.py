@@ -48,10 +48,10 @@ to a unit vector: exact arithmetic then gives a different descriptor (cosine dow
 the whole difference often in one orientation bin), and photographs with saturated
 backgrounds fall below a mean cosine of 0.9999.  With ``vlfeat_math`` (the default) both
 are reproduced bit for bit: the fast math, and the running sums in VLFeat's order of
-operations, along y and along x (both residues matter), compiled with numba (as numpy
-calls, one per row and step, the running sums cost most of the time on small images).  The
-contrast of every frame is then VLFeat's to the bit, and so is PHOW's choice of the
-descriptors below its contrast threshold (given the same smoothed image).
+operations, along y and along x (both residues matter).  Both loops are compiled with numba
+(numpy would need a call per row and step of the running sums, and a dozen passes over the
+image for the fast math).  The contrast of every frame is then VLFeat's to the bit, and so is
+PHOW's choice of the descriptors below its contrast threshold (given the same smoothed image).
 ``vlfeat_math=False`` is exact math with OpenCV's filters (the definition above, checked
 against a slow oracle in the tests).  ``python -m benchmarks.agreement`` measures the
 agreement on a photo collection.
@@ -104,7 +104,6 @@ class _Workspace(threading.local):
 
 _WORKSPACE = _Workspace()
 _CHUNK_VALUES = 1 << 18  # descriptors are assembled and normalised ~1 MB at a time
-_BLOCK_VALUES = 1 << 16  # orientation planes are computed ~256 KB per array at a time
 
 
 @dataclass(frozen=True)
@@ -180,84 +179,131 @@ def dense_grid(height: int, width: int, *, step: int, bin_size: int, num_bins: i
     return DenseGrid(x_min, y_min, nx, ny, step, bin_size, num_bins)
 
 
+_JIT = dict(cache=True, nogil=True, boundscheck=False, error_model="numpy")   # (numpy's error model: IEEE
+# division, no zero check, so that loops vectorise)
+_C3, _C1 = np.float32(0.1821), np.float32(0.9675)
+_PI_4, _3_PI_4, _TWO_PI_F = np.float32(np.pi / 4), np.float32(3 * np.pi / 4), np.float32(2 * np.pi)
+_SQRT_CUT = np.float32(1e-8)   # C compares the float with the double 1e-8: keeping x > float32(1e-8) is the same
+
+
+@numba.njit(**_JIT)
+def _fast_atan2_into(y, x, out):  # pragma: no cover (compiled)
+    """:func:`fast_atan2` of 1-D float32 arrays into ``out``.  ``x < 0`` takes VLFeat's second
+    branch as ``3 pi/4 - p(q)``: its ``r`` is exactly ``-q`` and ``p`` is odd (IEEE rounding is
+    symmetric), so the floats are the C code's; one expression for both branches vectorises."""
+    for i in range(out.shape[0]):
+        a = abs(y[i]) + VL_EPSILON_F
+        b = abs(x[i])
+        q = (b - a) / (b + a)
+        p = ((q * _C3) * q - _C1) * q
+        angle = _PI_4 + p if x[i] >= 0 else _3_PI_4 - p
+        out[i] = -angle if y[i] < 0 else angle
+
+
+@numba.njit(**_JIT)
+def _fast_sqrt_into(x, out, guess):  # pragma: no cover (compiled)
+    """:func:`fast_sqrt` of a 1-D float32 array into ``out`` (may be ``x``); ``guess`` scratch."""
+    kept_bits, guess_bits = out.view(np.int32), guess.view(np.int32)
+    for i in range(out.shape[0]):
+        v = x[i]
+        out[i] = v if v > _SQRT_CUT else np.float32(0)
+    for i in range(out.shape[0]):
+        guess_bits[i] = np.int32(0x5F3759DF) - (kept_bits[i] >> 1)
+    for i in range(out.shape[0]):
+        kept = out[i]
+        half = kept * np.float32(0.5)
+        u = guess[i]
+        u = u * (np.float32(1.5) - (half * u) * u)
+        u = u * (np.float32(1.5) - (half * u) * u)
+        out[i] = kept * u                    # 0 where cut off: 0 times a finite guess
+
+
 def fast_atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """VLFeat's ``vl_fast_atan2_f``: a cubic in ``r`` around pi/4 or 3 pi/4 (max error ~0.005 rad).
 
     ``r = (x - |y|) / (x + |y|)`` for ``x >= 0`` (else ``(x + |y|) / (|y| - x)``),
     ``angle = pi/4 (or 3 pi/4) + (0.1821 r^2 - 0.9675) r``, negated where ``y < 0``;
     ``|y|`` carries ``+1.19e-7`` so that ``(0, 0)`` is defined.  float32 throughout, the
-    same floats as VLFeat's C code.
+    same floats as VLFeat's C code (compiled with numba).
     """
-    # + 0 turns -0.0 into +0.0: C's `x >= 0` and `y < 0` ignore the sign of zero
-    y = np.asarray(y, np.float32) + np.float32(0)
-    x = np.asarray(x, np.float32) + np.float32(0)
-    y, x = np.broadcast_arrays(y, x)
+    y, x = np.broadcast_arrays(np.asarray(y, np.float32), np.asarray(x, np.float32))
     out = np.empty(x.shape, np.float32)
-    _fast_atan2_into(np.ascontiguousarray(y), np.ascontiguousarray(x), out,
-                     np.empty(x.shape, np.float32), np.empty(x.shape, np.float32))
-    return out
-
-
-def _fast_atan2_into(y: np.ndarray, x: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """:func:`fast_atan2` into ``out`` with scratch arrays ``a``, ``b`` (all float32, same shape).
-
-    ``vl_fast_atan2_f`` is odd in ``x`` around pi/2: with ``q = (|x| - a) / (|x| + a)``,
-    ``a = |y| + 1.19e-7``, it returns ``pi/4 + p(q)`` for ``x >= 0`` and ``3 pi/4 - p(q)``
-    otherwise, ``p(q) = (0.1821 q^2 - 0.9675) q``, negated where ``y < 0`` -- the same
-    floats as VLFeat's two branches (IEEE rounding is symmetric).  The branches are taken
-    with sign-bit arithmetic: numpy's masked operations are ~40x slower than plain ones.
-    Inputs must not hold -0.0 (differences of equal floats are +0.0).
-    """
-    np.abs(y, out=a)
-    a += VL_EPSILON_F
-    np.abs(x, out=b)
-    np.subtract(b, a, out=out)
-    b += a
-    out /= b                                         # q
-    np.multiply(out, _C3, out=a)
-    a *= out
-    a -= _C1
-    a *= out                                         # p(q)
-    bits, sign = a.view(np.int32), b.view(np.int32)
-    np.bitwise_and(x.view(np.int32), _SIGN_BIT, out=sign)
-    np.bitwise_xor(bits, sign, out=bits)             # p(q), negated where x < 0
-    np.right_shift(sign, 31, out=sign)               # -1 where x < 0, else 0
-    np.bitwise_and(sign, _BASE_STEP, out=sign)
-    sign += _PI_4_BITS                               # bits of pi/4 or 3 pi/4
-    np.add(b, a, out=out)                            # pi/4 + p(q) or 3 pi/4 - p(q)
-    angle = out.view(np.int32)
-    np.bitwise_and(y.view(np.int32), _SIGN_BIT, out=sign)
-    np.bitwise_xor(angle, sign, out=angle)           # negated where y < 0
+    _fast_atan2_into(np.ascontiguousarray(y).reshape(-1), np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
     return out
 
 
 def fast_sqrt(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """VLFeat's ``vl_fast_sqrt_f``: ``x * resqrt(x)`` with the bit-trick reciprocal square root
     (initial guess ``0x5f3759df - (bits >> 1)``, two Newton steps), 0 below 1e-8; float32.
-    ``out`` (optional, may be ``x``) receives the result."""
+    ``out`` (optional, contiguous float32, may be ``x``) receives the result."""
     x = np.ascontiguousarray(x, np.float32)
-    shape = x.shape
-    # C compares the float with the double 1e-8: float32(1e-8) itself is below it, and
-    # OpenCV's threshold keeps only values above float32(1e-8)
-    kept = _WORKSPACE.get("sqrt_kept", shape)
-    cv2.threshold(x.reshape(shape[0], -1) if x.ndim != 2 else x, 1e-8, 0, cv2.THRESH_TOZERO,
-                  dst=kept.reshape(shape[0], -1) if x.ndim != 2 else kept)
-    guess = _WORKSPACE.get("sqrt_guess", shape)
-    half = _WORKSPACE.get("sqrt_half", shape)
-    step = _WORKSPACE.get("sqrt_step", shape)
-    bits = guess.view(np.int32)
-    np.right_shift(kept.view(np.int32), 1, out=bits)
-    np.subtract(np.int32(0x5F3759DF), bits, out=bits)
-    np.multiply(kept, np.float32(0.5), out=half)
-    for _ in range(2):
-        np.multiply(half, guess, out=step)
-        step *= guess
-        np.subtract(np.float32(1.5), step, out=step)
-        guess *= step
     if out is None:
-        out = np.empty(shape, np.float32)
-    np.multiply(kept, guess, out=out)          # 0 where cut off: 0 times a finite guess
+        out = np.empty(x.shape, np.float32)
+    _fast_sqrt_into(x.reshape(-1), out.reshape(-1), np.empty(x.size, np.float32))
     return out
+
+
+@numba.njit(**_JIT)
+def _vlfeat_planes_kernel(gray, num_orientations, out):  # pragma: no cover (compiled)
+    """:func:`_vlfeat_planes` row by row: gradients, VLFeat's fast math, the split between
+    orientation planes (the rules of :func:`_orientation_weight`), into ``out`` (H, T, W)."""
+    h, w = gray.shape
+    half = np.float32(0.5)
+    scale = num_orientations / (2 * np.pi)          # a double, as VLFeat's numBinT / (2 pi)
+    gx = np.empty(w, np.float32)
+    gy = np.empty(w, np.float32)
+    angle = np.empty(w, np.float32)
+    magnitude = np.empty(w, np.float32)
+    guess = np.empty(w, np.float32)
+    for y in range(h):
+        row = gray[y]
+        if w > 1:                                   # central differences, one-sided on the borders
+            gx[0] = row[1] - row[0]
+            gx[w - 1] = row[w - 1] - row[w - 2]
+            for x in range(1, w - 1):
+                gx[x] = (row[x + 1] - row[x - 1]) * half
+        else:
+            gx[0] = 0
+        if h == 1:
+            gy[:] = 0
+        elif y == 0 or y == h - 1:
+            below, above = gray[min(y + 1, h - 1)], gray[max(y - 1, 0)]
+            for x in range(w):
+                gy[x] = below[x] - above[x]
+        else:
+            below, above = gray[y + 1], gray[y - 1]
+            for x in range(w):
+                gy[x] = (below[x] - above[x]) * half
+        for x in range(w):
+            magnitude[x] = gx[x] * gx[x] + gy[x] * gy[x]
+        _fast_sqrt_into(magnitude, magnitude, guess)
+        _fast_atan2_into(gy, gx, angle)
+        for x in range(w):                          # vl_mod_2pi_f, then times the double constant
+            a = angle[x] + _TWO_PI_F if angle[x] < 0 else angle[x]
+            angle[x] = np.float32(np.float64(a) * scale)
+        planes = out[y]
+        for t in range(num_orientations):
+            dst = planes[t]
+            if num_orientations == 1:               # VLFeat's second write wins: r m
+                for x in range(w):
+                    p = angle[x]
+                    dst[x] = (p - np.float32(np.floor(p))) * magnitude[x]
+            elif t == 0:
+                last = np.float32(num_orientations - 1)
+                for x in range(w):
+                    p = angle[x]
+                    v = max(np.float32(1) - p, p - last)
+                    dst[x] = (v if v > 0 else np.float32(0)) * magnitude[x]
+            elif t == 1:
+                for x in range(w):
+                    p = angle[x]
+                    v = min(p, np.float32(2) - p)
+                    dst[x] = (v if v > 0 else np.float32(0)) * magnitude[x]
+            else:
+                centre = np.float32(t)
+                for x in range(w):
+                    v = np.float32(1) - abs(angle[x] - centre)
+                    dst[x] = (v if v > 0 else np.float32(0)) * magnitude[x]
 
 
 def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -287,22 +333,12 @@ def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gx, gy
 
 
-_C3, _C1 = np.float32(0.1821), np.float32(0.9675)
-_TWO_PI_F = np.float32(2 * np.pi)
-_SIGN_BIT = np.int32(-0x80000000)
-_PI_4_BITS = np.float32(np.pi / 4).view(np.int32)
-_BASE_STEP = np.float32(3 * np.pi / 4).view(np.int32) - _PI_4_BITS
-_TWO_PI_BITS = _TWO_PI_F.view(np.int32)
-
-
-def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: bool):
-    """Orientation in bin units and magnitude of each gradient; float32 ``(position, magnitude)``.
+def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int):
+    """Orientation in bin units and magnitude of each gradient, in exact math; float32
+    ``(position, magnitude)`` (VLFeat's fast math: :func:`_vlfeat_planes_kernel`).
 
     ``position`` is in [0, num_orientations]: the angle (y axis down) modulo 2 pi times
-    ``num_orientations / (2 pi)``.  With ``vlfeat_math`` the arithmetic is VLFeat's, operation
-    for operation in float32 (``vl_fast_atan2_f``, ``vl_mod_2pi_f``, the product with the
-    double constant rounded to float, ``vl_fast_sqrt_f``), so the orientation planes equal
-    VLFeat's bit for bit (:func:`_fast_atan2_into`).
+    ``num_orientations / (2 pi)``.
     """
     ws = _WORKSPACE
     shape = gx.shape
@@ -313,24 +349,14 @@ def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int, vlfeat_math: b
     np.multiply(gx, gx, out=magnitude)
     np.multiply(gy, gy, out=a)
     magnitude += a
-    if not vlfeat_math:
-        cv2.threshold(magnitude, 1e-8, 0, cv2.THRESH_TOZERO, dst=magnitude)   # as VLFeat's sqrt
-        np.sqrt(magnitude, out=magnitude)
-        np.arctan2(gy, gx, out=position)
-        position *= np.float32(num_orientations / (2 * np.pi))
-        # [-T/2, T/2] -> [0, T]: add T where negative (sign bit as a 0/1 factor)
-        np.right_shift(position.view(np.uint32), 31, out=a.view(np.uint32))
-        np.multiply(a.view(np.uint32), np.float32(num_orientations), out=b)
-        position += b
-        return position, magnitude
-    fast_sqrt(magnitude, out=magnitude)
-    _fast_atan2_into(gy, gx, position, a, b)
-    angle, sign = position.view(np.int32), b.view(np.int32)
-    np.right_shift(angle, 31, out=sign)
-    np.bitwise_and(sign, _TWO_PI_BITS, out=sign)
-    position += b                                    # + 2 pi where negative (vl_mod_2pi_f)
-    # float angle times the double constant numBinT / (2 pi), rounded back to float
-    np.multiply(position, num_orientations / (2 * np.pi), out=position, dtype=np.float64, casting="same_kind")
+    cv2.threshold(magnitude, 1e-8, 0, cv2.THRESH_TOZERO, dst=magnitude)   # as VLFeat's sqrt
+    np.sqrt(magnitude, out=magnitude)
+    np.arctan2(gy, gx, out=position)
+    position *= np.float32(num_orientations / (2 * np.pi))
+    # [-T/2, T/2] -> [0, T]: add T where negative (sign bit as a 0/1 factor)
+    np.right_shift(position.view(np.uint32), 31, out=a.view(np.uint32))
+    np.multiply(a.view(np.uint32), np.float32(num_orientations), out=b)
+    position += b
     return position, magnitude
 
 
@@ -477,11 +503,14 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
         bin t.  As an OpenCV image with ``num_orientations`` channels, one filter call
         smooths all planes.
     """
-    gray = np.asarray(gray, np.float32)
+    gray = np.ascontiguousarray(gray, np.float32)
     h, w = gray.shape
-    position, magnitude = _polar(*_gradients(gray), num_orientations, vlfeat_math)
     if out is None:
         out = np.empty((h, w, num_orientations), np.float32)
+    if vlfeat_math:
+        out[...] = _vlfeat_planes(gray, num_orientations).transpose(0, 2, 1)
+        return out
+    position, magnitude = _polar(*_gradients(gray), num_orientations)
     planes = _WORKSPACE.get("planes_t", (num_orientations, h, w))
     scratch = _WORKSPACE.get("scratch", (h, w))
     for t in range(num_orientations):
@@ -598,20 +627,14 @@ def _vlfeat_planes(gray: np.ndarray, num_orientations: int, pad: int = 0) -> np.
     """VLFeat's orientation planes, laid out (H, T, W) (row y: T planes of W values), float32,
     below ``pad`` spare rows: returns the (H, T, W) view of a (pad + H, T, W) buffer.
 
-    Computed in blocks of rows small enough for the temporaries to stay in cache."""
+    VLFeat's ``vl_dsift_process`` loop, compiled (:func:`_vlfeat_planes_kernel`): per pixel
+    the gradient, ``vl_fast_atan2_f``, ``vl_fast_sqrt_f``, ``vl_mod_2pi_f``, the product with
+    the double constant ``T / (2 pi)`` rounded to float, and the linear split between the two
+    nearest planes, in VLFeat's float32 operations (the planes equal VLFeat's bit for bit).
+    ``gray``: C-contiguous float32 (H, W)."""
     h, w = gray.shape
-    t = num_orientations
-    gx, gy = _gradients(gray)
-    planes = _WORKSPACE.get("planes_htw", (pad + h, t, w))[pad:]
-    block = max(1, _BLOCK_VALUES // w)
-    for r0 in range(0, h, block):
-        r1 = min(h, r0 + block)
-        position, magnitude = _polar(gx[r0:r1], gy[r0:r1], t, True)
-        weight = _WORKSPACE.get("weight", position.shape)
-        scratch = _WORKSPACE.get("scratch", position.shape)
-        for k in range(t):
-            _orientation_weight(position, k, t, weight, scratch)
-            np.multiply(weight, magnitude, out=planes[r0:r1, k, :])
+    planes = _WORKSPACE.get("planes_htw", (pad + h, num_orientations, w))[pad:]
+    _vlfeat_planes_kernel(gray, num_orientations, planes)
     return planes
 
 
