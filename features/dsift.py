@@ -263,7 +263,7 @@ def _vlfeat_planes_kernel(gray, num_orientations, out):  # pragma: no cover (com
             for x in range(1, w - 1):
                 gx[x] = (row[x + 1] - row[x - 1]) * half
         else:
-            gx[0] = 0
+            gx[:] = 0
         if h == 1:
             gy[:] = 0
         elif y == 0 or y == h - 1:

@@ -369,14 +369,23 @@ def test_fast_math_equals_vlfeats_c_code_bit_for_bit(rng):
     np.testing.assert_array_equal(fast_sqrt(v).view(np.int32), expected.view(np.int32))
 
 
-def test_orientation_planes_split_as_vlfeat_bit_for_bit(rng):
+def _vlfeat_gradient(gray, axis):
+    """vl_dsift's gradient along ``axis``: central differences, one-sided on the borders, 0 on
+    an axis of one pixel."""
+    if gray.shape[axis] == 1:
+        return np.zeros_like(gray)
+    return np.gradient(gray, axis=axis).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(40, 50), (1, 9), (9, 1), (2, 3)])
+def test_orientation_planes_split_as_vlfeat_bit_for_bit(rng, shape):
     """VLFeat writes (1 - r) m into bin floor(p) and r m into bin floor(p) + 1 (mod 8); with
-    its fast math the planes are those floats exactly, on every branch (axes, zeros, wrap)."""
-    gray = np.round(rng.random((40, 50)) * 4).astype(np.float32) / 4    # many ties: gx or gy exactly 0
+    its fast math the planes are those floats exactly, on every branch (axes, zeros, wrap),
+    on thin images too."""
+    gray = np.round(rng.random(shape) * 4).astype(np.float32) / 4        # many ties: gx or gy exactly 0
     gray[10:20, 10:30] = 1.0                                                # a saturated plateau
     planes = orientation_planes(gray, 8, vlfeat_math=True)
-    gy, gx = np.gradient(gray)
-    gx, gy = gx.astype(np.float32), gy.astype(np.float32)
+    gx, gy = _vlfeat_gradient(gray, 1), _vlfeat_gradient(gray, 0)
     expected = np.zeros(gray.shape + (8,), np.float32)
     for (i, j), _ in np.ndenumerate(gray):
         with np.errstate(all="ignore"):
