@@ -50,8 +50,10 @@ backgrounds fall below a mean cosine of 0.9999.  With ``vlfeat_math`` (the defau
 are reproduced bit for bit: the fast math, and the running sums in VLFeat's order of
 operations, along y and along x (both residues matter).  Both loops are compiled with numba
 (numpy would need a call per row and step of the running sums, and a dozen passes over the
-image for the fast math).  The contrast of every frame is then VLFeat's to the bit, and so is
-PHOW's choice of the descriptors below its contrast threshold (given the same smoothed image).
+image for the fast math).  The bins being VLFeat's, a frame's contrast (their sum, here in
+another order) is VLFeat's to a few float32 ulps, and PHOW's threshold zeroes the same
+descriptors but for a handful per million whose contrast is that close to it (the smoothing
+before each PHOW size rounds differently from MATLAB's ``vl_imsmooth`` too).
 ``vlfeat_math=False`` is exact math with OpenCV's filters (the definition above, checked
 against a slow oracle in the tests).  ``python -m benchmarks.agreement`` measures the
 agreement on a photo collection.
@@ -239,6 +241,10 @@ def fast_sqrt(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     x = np.ascontiguousarray(x, np.float32)
     if out is None:
         out = np.empty(x.shape, np.float32)
+    elif (not isinstance(out, np.ndarray) or out.shape != x.shape or out.dtype != np.float32
+          or not out.flags.c_contiguous):
+        raise ValueError(f"out: expected a C-contiguous float32 array of shape {x.shape}, got "
+                         f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
     _fast_sqrt_into(x.reshape(-1), out.reshape(-1), np.empty(x.size, np.float32))
     return out
 
@@ -475,6 +481,8 @@ def _vlfeat_triangle(buf: np.ndarray, size: int, at: tuple[int, int, int, int, i
     length, n = buf.shape[0] - size, buf.shape[1]
     start, stride, count, shift, shifts = at
     out_rows = (start + stride * np.arange(count)[:, None] + shift * np.arange(shifts)[None, :]).ravel()
+    if out_rows.size and not 0 <= out_rows.min() <= out_rows.max() < length:     # (the kernel does not check)
+        raise ValueError(f"output rows {out_rows.min()}..{out_rows.max()} outside the {length} rows of the signal")
     top = int(out_rows[-1]) + size                     # last row of the forward integral any output reads
     out = _WORKSPACE.get(name + "_out", (count * shifts, n))
     block = max(16, _TRIANGLE_BLOCK_VALUES // buf.shape[0] // 16 * 16)
@@ -608,13 +616,16 @@ def _bin_columns(grid: DenseGrid) -> np.ndarray:
             + grid.bin_size * np.arange(grid.num_bins)[None, :]).ravel()
 
 
+_CV_TRANSPOSE_SIZES = (4, 8, 12, 16, 24, 32)   # float32 elements of 1, 2, 3, 4, 6, 8 channels
+
+
 def _transpose(matrix: np.ndarray, name: str, pad: int = 0) -> np.ndarray:
     """Transpose the first two axes of a C-contiguous (A, B) or (A, B, C) float32 array into a
-    workspace buffer (OpenCV for elements of up to 32 bytes), below ``pad`` spare rows:
+    workspace buffer (OpenCV for the element sizes it supports), below ``pad`` spare rows:
     returns the (B, A, ...) view, the buffer itself is ``(pad + B, A, ...)``."""
     shape = (matrix.shape[1], matrix.shape[0]) + matrix.shape[2:]
     out = _WORKSPACE.get(name, (pad + shape[0],) + shape[1:])[pad:]
-    if matrix.ndim == 2 or matrix.shape[2] * matrix.itemsize <= 32:
+    if matrix.ndim == 2 or matrix.shape[2] * matrix.itemsize in _CV_TRANSPOSE_SIZES:
         result = cv2.transpose(matrix, dst=out)
         if result is not out:
             out[...] = result.reshape(shape)

@@ -106,23 +106,24 @@ def test_phow_equals_vlfeat_golden(golden, image):
     assert centres[3] <= centres[2] <= centres[1] <= centres[0]
 
 
-def slow_dense_sift(gray, step, bin_size, fast, window_size=2.0):
+def slow_dense_sift(gray, step, bin_size, fast, window_size=2.0, num_orientations=8):
     """Obvious per-descriptor loops over the definition in features/dsift.py's docstring."""
     h, w = gray.shape
+    n_t = num_orientations
     gy, gx = np.gradient(gray.astype(np.float64))
     mag = np.hypot(gx, gy)
-    pos = (np.arctan2(gy, gx) % (2 * np.pi)) * 8 / (2 * np.pi)
-    planes = np.zeros((8, h, w))
-    for t in range(8):
+    pos = (np.arctan2(gy, gx) % (2 * np.pi)) * n_t / (2 * np.pi)
+    planes = np.zeros((n_t, h, w))
+    for t in range(n_t):
         dist = np.abs(pos - t)
-        dist = np.minimum(dist, 8 - dist)
+        dist = np.minimum(dist, n_t - dist)
         planes[t] = np.maximum(0, 1 - dist) * mag
     sigma = window_size * bin_size
     span = 3 * bin_size + 1
     out_frames, out_desc = [], []
     for y0 in range(0, h - span + 1, step):
         for x0 in range(0, w - span + 1, step):
-            desc = np.zeros((4, 4, 8))
+            desc = np.zeros((4, 4, n_t))
             for by in range(4):
                 for bx in range(4):
                     cy, cx = y0 + by * bin_size, x0 + bx * bin_size
@@ -161,6 +162,37 @@ def test_matches_slow_oracle(fast, step, bin_size, rng):
     np.testing.assert_allclose(frames[:, :2], ref_frames[:, :2])
     np.testing.assert_allclose(frames[:, 2], ref_frames[:, 2], rtol=1e-4)
     np.testing.assert_allclose(desc, ref_desc, atol=2e-5)
+
+
+@pytest.mark.parametrize("num_orientations", [5, 7, 12])
+def test_any_orientation_count_matches_the_slow_oracle_on_both_paths(num_orientations, rng):
+    """Exact math to float rounding; VLFeat's arithmetic (fast atan2, running sums) within its
+    approximation, every descriptor.  (5 and 7 orientations make bin elements OpenCV's transpose
+    cannot move.)"""
+    gray = cv2_blur(rng.random((37, 41)).astype(np.float32))
+    ref_frames, ref_desc = slow_dense_sift(gray, 3, 4, True, num_orientations=num_orientations)
+    exact = dense_sift(gray, step=3, bin_size=4, num_orientations=num_orientations, vlfeat_math=False)
+    vlfeat = dense_sift(gray, step=3, bin_size=4, num_orientations=num_orientations)
+    np.testing.assert_allclose(exact[1], ref_desc, atol=2e-5)
+    np.testing.assert_allclose(vlfeat[0][:, :2], ref_frames[:, :2])
+    cosines = np.einsum("ij,ij->i", vlfeat[1], ref_desc)
+    assert cosines.min() > 0.999
+
+
+def test_compiled_kernels_refuse_arguments_they_would_overrun():
+    """The compiled loops do not check bounds: their wrappers do."""
+    from features.dsift import _vlfeat_triangle
+
+    with pytest.raises(ValueError, match="out: expected a C-contiguous float32 array of shape"):
+        fast_sqrt(np.ones(4, np.float32), out=np.zeros(1000, np.float32))
+    with pytest.raises(ValueError, match="float64"):
+        fast_sqrt(np.ones(2, np.float32), out=np.zeros(2))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fast_sqrt(np.ones((3, 2), np.float32), out=np.zeros((3, 4), np.float32)[:, :2])
+    x = np.float32([0.25, 4.0])
+    assert fast_sqrt(x, out=x) is x and x.tolist() == pytest.approx([0.5, 2.0], rel=1e-5)
+    with pytest.raises(ValueError, match="outside the 10 rows"):
+        _vlfeat_triangle(np.ones((14, 5), np.float32), 4, (0, 1, 11, 0, 1), "test_tri")
 
 
 def cv2_blur(x):
