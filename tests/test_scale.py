@@ -73,6 +73,20 @@ def test_dask_local_cluster_gives_bit_identical_signatures(tmp_path):
     assert dict(os.environ) == environment
 
 
+def test_a_dask_run_does_not_pin_this_process_to_one_thread_while_it_runs():
+    """Processes started during a Dask run (a store writer, loky workers) inherit this
+    process's environment: the nannies' settings must not be in it."""
+    from store_jobs import digest_vector
+
+    paths = sorted(str(p) for p in (DEMO / "watch").glob("*.jpg"))[:4]
+    before = dict(os.environ)
+    during = []
+    for _ in map_images(digest_vector, [(p,) for p in paths], Execution(backend="dask", n_jobs=1, batch_size=1)):
+        during.append(dict(os.environ))
+    assert during and all(env == before for env in during)
+    assert dict(os.environ) == before
+
+
 def test_map_images_reports_bad_images_and_stops_on_programming_errors():
     from store_jobs import broken_job
     from store_jobs import digest_vector as job

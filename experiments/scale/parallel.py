@@ -196,9 +196,8 @@ def abort_workers() -> None:
         log.debug("stopping the worker pool: %r", exc)
 
 
-@contextmanager
-def _environment_restored():
-    """Put this process's environment back as it was on leaving.
+def _restore_environment(saved: dict) -> None:
+    """Make this process's environment ``saved`` again.
 
     Dask's nannies write their workers' settings (``OMP_NUM_THREADS=1``,
     ``OPENBLAS_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``, ...) into the environment of the
@@ -206,15 +205,11 @@ def _environment_restored():
     workers, a later run) would be pinned to one thread, and faiss's k-means, whose last bits
     depend on its thread count, would learn another vocabulary than the same run started
     afresh."""
-    saved = dict(os.environ)
-    try:
-        yield
-    finally:
-        for key in set(os.environ) - set(saved):
-            del os.environ[key]
-        for key, value in saved.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 @contextmanager
@@ -222,15 +217,19 @@ def _dask_client(execution: Execution):
     from dask.distributed import Client, LocalCluster
 
     if execution.scheduler in ("", "local"):
-        with _environment_restored():
+        saved = dict(os.environ)
+        try:
             cluster = LocalCluster(n_workers=execution.n_jobs, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
+            _restore_environment(saved)          # the workers have theirs: not this process
             client = Client(cluster)
             try:
                 yield client
             finally:
                 client.close()
                 cluster.close()
+        finally:
+            _restore_environment(saved)          # (a worker restarted meanwhile writes them again)
     else:
         client = Client(execution.scheduler)
         try:
