@@ -250,12 +250,28 @@ def fast_sqrt(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 @numba.njit(**_JIT)
-def _vlfeat_planes_kernel(gray, num_orientations, out):  # pragma: no cover (compiled)
-    """:func:`_vlfeat_planes` row by row: gradients, VLFeat's fast math, the split between
-    orientation planes (the rules of :func:`_orientation_weight`), into ``out`` (H, T, W)."""
+def _planes_kernel(gray, num_orientations, vlfeat_math, out):  # pragma: no cover (compiled)
+    """:func:`_orientation_planes_htw` row by row into ``out`` (H, T, W).
+
+    Per pixel: VLFeat's gradient (central differences, one-sided on the border rows and
+    columns); the orientation ``p`` in bin units and the magnitude ``m`` -- with
+    ``vlfeat_math``, ``vl_fast_sqrt_f``, ``vl_fast_atan2_f``, ``vl_mod_2pi_f`` and the
+    product with the double constant ``T / (2 pi)`` rounded to float, else exact ``sqrt``
+    (0 below 1e-8, as VLFeat's) and ``atan2`` times ``float32(T / (2 pi))``, plus T where
+    negative; then the split between planes.  VLFeat writes ``(1 - r) m`` into bin
+    ``floor(p)`` and ``r m`` into bin ``floor(p) + 1`` (mod T), ``r = p - floor(p)``.  Here bin
+    t's share is ``max(0, min(p - (t - 1), (t + 1) - p))`` (bin 0: ``max(0, 1 - p, p - (T -
+    1))``): the same floats, since every subtraction involved is exact (Sterbenz), without a
+    branch.  For ``t >= 2`` it is ``max(0, 1 - |p - t|)``, one operation fewer: where that is
+    positive, ``p`` lies in ``(t - 1, t + 1)``, within a factor 2 of ``t``, so ``p - t`` is
+    exact and ``1 - |p - t|`` is one of the two exact differences above; elsewhere ``|p - t|``
+    rounds to 1 or more and the share to 0.  One orientation: VLFeat's second write wins,
+    ``r m``."""
     h, w = gray.shape
     half = np.float32(0.5)
     scale = num_orientations / (2 * np.pi)          # a double, as VLFeat's numBinT / (2 pi)
+    scale_f = np.float32(scale)
+    n_t = np.float32(num_orientations)
     gx = np.empty(w, np.float32)
     gy = np.empty(w, np.float32)
     angle = np.empty(w, np.float32)
@@ -282,11 +298,18 @@ def _vlfeat_planes_kernel(gray, num_orientations, out):  # pragma: no cover (com
                 gy[x] = (below[x] - above[x]) * half
         for x in range(w):
             magnitude[x] = gx[x] * gx[x] + gy[x] * gy[x]
-        _fast_sqrt_into(magnitude, magnitude, guess)
-        _fast_atan2_into(gy, gx, angle)
-        for x in range(w):                          # vl_mod_2pi_f, then times the double constant
-            a = angle[x] + _TWO_PI_F if angle[x] < 0 else angle[x]
-            angle[x] = np.float32(np.float64(a) * scale)
+        if vlfeat_math:
+            _fast_sqrt_into(magnitude, magnitude, guess)
+            _fast_atan2_into(gy, gx, angle)
+            for x in range(w):                      # vl_mod_2pi_f, then times the double constant
+                a = angle[x] + _TWO_PI_F if angle[x] < 0 else angle[x]
+                angle[x] = np.float32(np.float64(a) * scale)
+        else:
+            for x in range(w):
+                v = magnitude[x]
+                magnitude[x] = np.sqrt(v) if v > _SQRT_CUT else np.float32(0)
+                p = np.arctan2(gy[x], gx[x]) * scale_f
+                angle[x] = p + n_t if math.copysign(np.float32(1), p) < 0 else p   # [-T/2, T/2] -> [0, T]
         planes = out[y]
         for t in range(num_orientations):
             dst = planes[t]
@@ -312,92 +335,7 @@ def _vlfeat_planes_kernel(gray, num_orientations, out):  # pragma: no cover (com
                     dst[x] = (v if v > 0 else np.float32(0)) * magnitude[x]
 
 
-def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Central differences inside, one-sided differences on the border rows and columns (VLFeat's
-    ``vl_dsift_process``); float32 ``(gx, gy)``, each (H, W), in workspace buffers."""
-    h, w = gray.shape
-    gx = _WORKSPACE.get("gx", (h, w))
-    gy = _WORKSPACE.get("gy", (h, w))
-    half = np.float32(0.5)
-    if w > 1:
-        # along the flattened image (one long run instead of a run per row); the differences
-        # that wrap from one row to the next land on the border columns, set right after
-        flat = gray.reshape(-1)
-        np.subtract(flat[2:], flat[:-2], gx.reshape(-1)[1:-1])
-        gx *= half
-        np.subtract(gray[:, 1], gray[:, 0], gx[:, 0])
-        np.subtract(gray[:, -1], gray[:, -2], gx[:, -1])
-    else:
-        gx[:] = 0
-    if h > 1:
-        np.subtract(gray[2:], gray[:-2], gy[1:-1])
-        gy[1:-1] *= half
-        np.subtract(gray[1], gray[0], gy[0])
-        np.subtract(gray[-1], gray[-2], gy[-1])
-    else:
-        gy[:] = 0
-    return gx, gy
-
-
-def _polar(gx: np.ndarray, gy: np.ndarray, num_orientations: int):
-    """Orientation in bin units and magnitude of each gradient, in exact math; float32
-    ``(position, magnitude)`` (VLFeat's fast math: :func:`_vlfeat_planes_kernel`).
-
-    ``position`` is in [0, num_orientations]: the angle (y axis down) modulo 2 pi times
-    ``num_orientations / (2 pi)``.
-    """
-    ws = _WORKSPACE
-    shape = gx.shape
-    position = ws.get("position", shape)
-    magnitude = ws.get("magnitude", shape)
-    a = ws.get("scratch", shape)
-    b = ws.get("scratch2", shape)
-    np.multiply(gx, gx, out=magnitude)
-    np.multiply(gy, gy, out=a)
-    magnitude += a
-    cv2.threshold(magnitude, 1e-8, 0, cv2.THRESH_TOZERO, dst=magnitude)   # as VLFeat's sqrt
-    np.sqrt(magnitude, out=magnitude)
-    np.arctan2(gy, gx, out=position)
-    position *= np.float32(num_orientations / (2 * np.pi))
-    # [-T/2, T/2] -> [0, T]: add T where negative (sign bit as a 0/1 factor)
-    np.right_shift(position.view(np.uint32), 31, out=a.view(np.uint32))
-    np.multiply(a.view(np.uint32), np.float32(num_orientations), out=b)
-    position += b
-    return position, magnitude
-
-
-def _orientation_weight(position, t: int, num_orientations: int, out: np.ndarray,
-                        scratch: np.ndarray) -> np.ndarray:
-    """Share of each pixel's magnitude that goes to orientation bin ``t``, into ``out`` (H, W).
-
-    VLFeat writes ``(1 - r) m`` into bin ``floor(p)`` and ``r m`` into bin ``floor(p) + 1``
-    (mod ``T = num_orientations``), ``r = p - floor(p)``.  Here bin t's share is
-    ``max(0, min(p - (t - 1), (t + 1) - p))`` (bin 0: ``max(0, 1 - p, p - (T - 1))``):
-    the same floats, since every subtraction involved is exact (Sterbenz), without a
-    per-pixel branch.  For ``t >= 2`` it is computed as ``max(0, 1 - |p - t|)``, one
-    operation fewer: where that is positive, ``p`` lies in ``(t - 1, t + 1)``, within a
-    factor 2 of ``t``, so ``p - t`` is exact and ``1 - |p - t|`` is one of the two exact
-    differences above; elsewhere ``|p - t|`` rounds to 1 or more and the share to 0.
-    """
-    if num_orientations == 1:                     # VLFeat's second write wins: r m
-        np.floor(position, out=scratch)
-        return np.subtract(position, scratch, out=out)
-    if t == 0:
-        np.subtract(np.float32(1), position, out=out)
-        np.subtract(position, np.float32(num_orientations - 1), out=scratch)
-        np.fmax(out, scratch, out=out)
-    elif t == 1:
-        np.subtract(position, np.float32(t - 1), out=out)
-        np.subtract(np.float32(t + 1), position, out=scratch)
-        np.fmin(out, scratch, out=out)
-    else:
-        cv2.absdiff(position, float(t), dst=out)
-        np.subtract(np.float32(1), out, out)
-    cv2.threshold(out, 0, 0, cv2.THRESH_TOZERO, dst=out)
-    return out
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(**_JIT)
 def _running_triangle_kernel(buf, size, length, top, out_rows, inv, out, block):  # pragma: no cover (compiled)
     """The running sums of :func:`_vlfeat_triangle`, compiled: per block of ``block`` columns,
     every step one loop across the block's columns (the float operations of each column are
@@ -515,21 +453,7 @@ def orientation_planes(gray: np.ndarray, num_orientations: int = 8, *, vlfeat_ma
     h, w = gray.shape
     if out is None:
         out = np.empty((h, w, num_orientations), np.float32)
-    if vlfeat_math:
-        out[...] = _vlfeat_planes(gray, num_orientations).transpose(0, 2, 1)
-        return out
-    position, magnitude = _polar(*_gradients(gray), num_orientations)
-    planes = _WORKSPACE.get("planes_t", (num_orientations, h, w))
-    scratch = _WORKSPACE.get("scratch", (h, w))
-    for t in range(num_orientations):
-        _orientation_weight(position, t, num_orientations, planes[t], scratch)
-        planes[t] *= magnitude
-    if num_orientations <= 512:  # OpenCV's channel limit: interleave in C
-        merged = cv2.merge(list(planes), dst=out)
-        if merged is not out:
-            out[...] = merged
-    else:
-        out[...] = np.moveaxis(planes, 0, 2)
+    out[...] = _orientation_planes_htw(gray, num_orientations, vlfeat_math).transpose(0, 2, 1)
     return out
 
 
@@ -634,25 +558,23 @@ def _transpose(matrix: np.ndarray, name: str, pad: int = 0) -> np.ndarray:
     return out
 
 
-def _vlfeat_planes(gray: np.ndarray, num_orientations: int, pad: int = 0) -> np.ndarray:
-    """VLFeat's orientation planes, laid out (H, T, W) (row y: T planes of W values), float32,
-    below ``pad`` spare rows: returns the (H, T, W) view of a (pad + H, T, W) buffer.
+def _orientation_planes_htw(gray: np.ndarray, num_orientations: int, vlfeat_math: bool, pad: int = 0) -> np.ndarray:
+    """Orientation planes laid out (H, T, W) (row y: T planes of W values), float32, below
+    ``pad`` spare rows: returns the (H, T, W) view of a (pad + H, T, W) workspace buffer.
 
-    VLFeat's ``vl_dsift_process`` loop, compiled (:func:`_vlfeat_planes_kernel`): per pixel
-    the gradient, ``vl_fast_atan2_f``, ``vl_fast_sqrt_f``, ``vl_mod_2pi_f``, the product with
-    the double constant ``T / (2 pi)`` rounded to float, and the linear split between the two
-    nearest planes, in VLFeat's float32 operations (the planes equal VLFeat's bit for bit).
+    VLFeat's ``vl_dsift_process`` loop, compiled (:func:`_planes_kernel`); with
+    ``vlfeat_math`` in VLFeat's float32 operations (the planes equal VLFeat's bit for bit).
     ``gray``: C-contiguous float32 (H, W)."""
     h, w = gray.shape
     planes = _WORKSPACE.get("planes_htw", (pad + h, num_orientations, w))[pad:]
-    _vlfeat_planes_kernel(gray, num_orientations, planes)
+    _planes_kernel(gray, num_orientations, bool(vlfeat_math), planes)
     return planes
 
 
 def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     """Flat-window spatial binning as VLFeat computes it, bit for bit.
 
-    Orientation planes in VLFeat's fast math (:func:`_vlfeat_planes`), then VLFeat's
+    Orientation planes in VLFeat's fast math (:func:`_orientation_planes_htw`), then VLFeat's
     running-sum triangle filter (:func:`_vlfeat_triangle`) along y for every column, and
     along x on the rows the bins read.  Both passes matter: each leaves in every bin a
     rounding residue of ~1e-7 of the column's or row's total, and in a near-empty
@@ -665,7 +587,7 @@ def _flat_bins_vlfeat(gray: np.ndarray, grid: DenseGrid, num_orientations: int):
     h, w = gray.shape
     t = num_orientations
     b = grid.bin_size
-    _vlfeat_planes(gray, t, pad=b)                      # into rows b.. of the "planes_htw" buffer
+    _orientation_planes_htw(gray, t, True, pad=b)       # into rows b.. of the "planes_htw" buffer
     rows, row0, row_step, row_shift = _bin_lattice(grid)
     n_rows = len(rows)
     padded = _WORKSPACE.get("planes_htw", (b + h, t, w)).reshape(b + h, t * w)
