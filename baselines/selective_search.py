@@ -117,9 +117,10 @@ class SelectiveSearchConfig:
         Gaussian smoothing before the graph segmentation.
     min_size : int or None
         Minimum initial region size; ``None`` uses ``k``.
-    extra : tuple of (color_spaces, ks, strategies)
+    extra : tuple of (color_spaces, ks, strategies) or (color_spaces, ks, strategies, min_size)
         Further grids of hierarchies after the main one (a hierarchy already listed is not
-        repeated); a segmentation that several strategies group is computed once.
+        repeated); a segmentation that several strategies group is computed once.  A grid's
+        own ``min_size`` replaces the config's for its segmentations.
     vote_exponent : float
         ``gamma`` of the ranking's votes (see "Ranking" in the module docstring); 0 is the
         paper's ranking.
@@ -148,7 +149,12 @@ class SelectiveSearchConfig:
     demote_factor: float = 1.0
 
     def __post_init__(self):
-        for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
+        for grid in self.extra:
+            if len(grid) not in (3, 4):
+                raise ValueError(f"extra: expected (color_spaces, ks, strategies[, min_size]) grids, got {grid!r}")
+        for spaces, ks, strategies, min_size in self._grids():
+            if min_size is not None and not (float(min_size) == int(min_size) and int(min_size) >= 1):
+                raise ValueError(f"min_size: expected a positive whole number of pixels or None, got {min_size!r}")
             for name in spaces:
                 if name not in COLOR_SPACES:
                     raise ValueError(f"color_spaces: unknown colour space {name!r}; expected one of {COLOR_SPACES}")
@@ -169,12 +175,20 @@ class SelectiveSearchConfig:
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name}: expected a value in (0, 1], got {getattr(self, name)}")
 
+    def _grids(self) -> list:
+        """``(color_spaces, ks, strategies, min_size)`` of the main grid and of each ``extra`` grid."""
+        grids = [(self.color_spaces, self.ks, self.strategies, self.min_size)]
+        return grids + [tuple(grid) if len(grid) == 4 else (*grid, self.min_size) for grid in self.extra]
+
     @property
     def hierarchy_keys(self) -> list:
-        """``(color_space, k, strategy)`` of every hierarchy in ranking order: the main grid, then ``extra``."""
+        """``(color_space, k, strategy, min_size)`` of every hierarchy in ranking order: the main
+        grid, then ``extra`` (``min_size`` resolved: ``k`` where the grid leaves it ``None``)."""
         keys = []
-        for spaces, ks, strategies in ((self.color_spaces, self.ks, self.strategies),) + tuple(self.extra):
-            keys.extend(key for key in itertools.product(spaces, ks, strategies) if key not in keys)
+        for spaces, ks, strategies, min_size in self._grids():
+            keys.extend(key for key in ((space, k, name, int(k if min_size is None else min_size))
+                                        for space, k, name in itertools.product(spaces, ks, strategies))
+                        if key not in keys)
         return keys
 
     @property
@@ -532,7 +546,7 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
     Returns
     -------
     list of (dict, Hierarchy)
-        The dict names the hierarchy's ``color_space``, ``k`` and ``strategy``.
+        The dict names the hierarchy's ``color_space``, ``k``, ``strategy`` and ``min_size``.
     """
     rgb = as_rgb_image(image)
     keys = config.hierarchy_keys
@@ -540,16 +554,17 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
     for space in dict.fromkeys(key[0] for key in keys):
         image_c = convert_color(rgb, space)
         color_map, texture_map = color_bins(image_c), texture_bins(image_c)     # shared by every k
-        for k in dict.fromkeys(key[1] for key in keys if key[0] == space):
-            seg = _segment(image_c, color_map, texture_map, k, config.sigma, config.min_size)
-            for name in (key[2] for key in keys if key[:2] == (space, k)):
+        for k, min_size in dict.fromkeys((key[1], key[3]) for key in keys if key[0] == space):
+            seg = _segment(image_c, color_map, texture_map, k, config.sigma, min_size)
+            for name in (key[2] for key in keys if (key[0], key[1], key[3]) == (space, k, min_size)):
                 wc, wt, ws, wf = STRATEGIES[name]
                 blocks = [b for w, b in ((wc, seg.color), (wt, seg.texture)) if w]
                 hist = np.hstack(blocks) if blocks else np.zeros((seg.n, 0), np.float32)
-                found[space, k, name] = hierarchical_grouping(hist, seg.sizes, seg.boxes, seg.edges,
-                                                              rgb.shape[0] * rgb.shape[1], size_weight=ws,
-                                                              fill_weight=wf)
-    return [({"color_space": space, "k": k, "strategy": name}, found[space, k, name]) for space, k, name in keys]
+                found[space, k, name, min_size] = hierarchical_grouping(
+                    hist, seg.sizes, seg.boxes, seg.edges, rgb.shape[0] * rgb.shape[1], size_weight=ws,
+                    fill_weight=wf)
+    return [({"color_space": space, "k": k, "strategy": name, "min_size": min_size}, found[space, k, name, min_size])
+            for space, k, name, min_size in keys]
 
 
 def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, vote_overlap: float = 1.0,

@@ -270,15 +270,25 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
     real = ss.graph_segmentation
 
     def counting(image, k, **kwargs):
-        calls.append(k)
+        calls.append((k, kwargs["min_size"]))
         return real(image, k, **kwargs)
 
     monkeypatch.setattr(ss, "graph_segmentation", counting)
     photo = load_image(BOXES / "images" / "butterfly" / "image_0010.jpg")
     hierarchies = ss.selective_search_hierarchies(photo, ss.MODES["fast"])
-    assert sorted(calls) == [50, 50, 100, 100, 200, 200]
+    # k = 50, 100, 200, each with the authors' minimum region size k
+    assert sorted(calls) == [(50, 50), (50, 50), (100, 100), (100, 100), (200, 200), (200, 200)]
     assert [tuple(d.values()) for d, _ in hierarchies] == ss.MODES["fast"].hierarchy_keys
     assert len(hierarchies) == 16 and len(set(ss.MODES["fast"].hierarchy_keys)) == 16
+    # a grid's own min_size is a different segmentation from the same k with the default one
+    both = ss.SelectiveSearchConfig(("hsv",), (100,), ("S",), extra=((("hsv",), (100,), ("S",), 20),))
+    assert both.hierarchy_keys == [("hsv", 100, "S", 100), ("hsv", 100, "S", 20)]
+    (_, coarse), (_, fine) = ss.selective_search_hierarchies(photo[::2, ::2], both)
+    assert fine.n_initial > coarse.n_initial
+    with pytest.raises(ValueError, match="min_size"):
+        ss.SelectiveSearchConfig(extra=((("hsv",), (100,), ("S",), 0),))
+    with pytest.raises(ValueError, match="extra"):
+        ss.SelectiveSearchConfig(extra=((("hsv",), (100,)),))
     with pytest.raises(ValueError, match="strategies"):
         ss.SelectiveSearchConfig(extra=((("hsv",), (100,), ("X",)),))
     with pytest.raises(ValueError, match="suppress_overlap"):
