@@ -153,7 +153,8 @@ class SelectiveSearchConfig:
             if len(grid) not in (3, 4):
                 raise ValueError(f"extra: expected (color_spaces, ks, strategies[, min_size]) grids, got {grid!r}")
         for spaces, ks, strategies, min_size in self._grids():
-            if min_size is not None and not (float(min_size) == int(min_size) and int(min_size) >= 1):
+            if min_size is not None and not (isinstance(min_size, (int, float, np.integer)) and min_size >= 1
+                                             and float(min_size).is_integer()):
                 raise ValueError(f"min_size: expected a positive whole number of pixels or None, got {min_size!r}")
             for name in spaces:
                 if name not in COLOR_SPACES:
@@ -556,15 +557,13 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
         color_map, texture_map = color_bins(image_c), texture_bins(image_c)     # shared by every k
         for k, min_size in dict.fromkeys((key[1], key[3]) for key in keys if key[0] == space):
             seg = _segment(image_c, color_map, texture_map, k, config.sigma, min_size)
-            for name in (key[2] for key in keys if (key[0], key[1], key[3]) == (space, k, min_size)):
-                wc, wt, ws, wf = STRATEGIES[name]
+            for key in (key for key in keys if (key[0], key[1], key[3]) == (space, k, min_size)):
+                wc, wt, ws, wf = STRATEGIES[key[2]]
                 blocks = [b for w, b in ((wc, seg.color), (wt, seg.texture)) if w]
                 hist = np.hstack(blocks) if blocks else np.zeros((seg.n, 0), np.float32)
-                found[space, k, name, min_size] = hierarchical_grouping(
-                    hist, seg.sizes, seg.boxes, seg.edges, rgb.shape[0] * rgb.shape[1], size_weight=ws,
-                    fill_weight=wf)
-    return [({"color_space": space, "k": k, "strategy": name, "min_size": min_size}, found[space, k, name, min_size])
-            for space, k, name, min_size in keys]
+                found[key] = hierarchical_grouping(hist, seg.sizes, seg.boxes, seg.edges, rgb.shape[0] * rgb.shape[1],
+                                                   size_weight=ws, fill_weight=wf)
+    return [(dict(zip(("color_space", "k", "strategy", "min_size"), key)), found[key]) for key in keys]
 
 
 def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, vote_overlap: float = 1.0,

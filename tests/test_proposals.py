@@ -285,8 +285,9 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
     assert both.hierarchy_keys == [("hsv", 100, "S", 100), ("hsv", 100, "S", 20)]
     (_, coarse), (_, fine) = ss.selective_search_hierarchies(photo[::2, ::2], both)
     assert fine.n_initial > coarse.n_initial
-    with pytest.raises(ValueError, match="min_size"):
-        ss.SelectiveSearchConfig(extra=((("hsv",), (100,), ("S",), 0),))
+    for bad in (0, 2.5, "100"):
+        with pytest.raises(ValueError, match="min_size"):
+            ss.SelectiveSearchConfig(extra=((("hsv",), (100,), ("S",), bad),))
     with pytest.raises(ValueError, match="extra"):
         ss.SelectiveSearchConfig(extra=((("hsv",), (100,)),))
     with pytest.raises(ValueError, match="strategies"):
