@@ -8,9 +8,11 @@ Algorithm
 For each *colour space* ``c`` and *scale* ``k``:
 
 1. Felzenszwalb & Huttenlocher's graph segmentation of the image in colour space ``c``
-   (OpenCV's ``ximgproc`` implementation, Gaussian pre-smoothing ``sigma = 0.8``,
-   threshold ``k``, minimum region size ``k`` as in the authors' code) gives initial
-   regions ``r_1 .. r_n`` and their adjacency (8-connectivity).
+   (:mod:`baselines.graph_segmentation`, label for label OpenCV's ``ximgproc``; Gaussian
+   pre-smoothing ``sigma = 0.8``, threshold ``k``, minimum region size ``k`` as in the
+   authors' code) gives initial regions ``r_1 .. r_n`` and their adjacency
+   (8-connectivity).  The sorted pixel graph of a colour space is built once and
+   segmented at every ``k``.
 2. Each region gets a colour histogram ``C`` (25 bins per channel over 0..255,
    L1-normalised), a texture histogram ``T`` (Gaussian derivatives, sigma 1, in 8
    orientations per channel, 10 bins each, L1-normalised), its size in pixels and its
@@ -88,6 +90,8 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+
+from baselines.graph_segmentation import SortedPixelGraph, segment_sorted_graph, sorted_pixel_graph
 
 STRATEGIES = {"C+T+S+F": (1.0, 1.0, 1.0, 1.0), "T+S+F": (0.0, 1.0, 1.0, 1.0), "F": (0.0, 0.0, 0.0, 1.0),
               "S": (0.0, 0.0, 1.0, 0.0), "C+S": (1.0, 0.0, 1.0, 0.0), "C+T+S": (1.0, 1.0, 1.0, 0.0)}
@@ -262,31 +266,6 @@ def convert_color(rgb: np.ndarray, space: str) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- initial regions
-def graph_segmentation(image: np.ndarray, k: float, *, sigma: float = 0.8, min_size: int | None = None) -> np.ndarray:
-    """Felzenszwalb-Huttenlocher segmentation (OpenCV ``ximgproc``).
-
-    Parameters
-    ----------
-    image : ndarray of shape (H, W, C), uint8
-    k : float
-        Threshold: larger k, larger regions.
-    sigma : float
-    min_size : int, optional
-        Regions smaller than this are merged into a neighbour; default ``k``.
-
-    Returns
-    -------
-    ndarray of shape (H, W), int32
-        Region labels ``0 .. n - 1``, each used.
-    """
-    import cv2
-
-    gs = cv2.ximgproc.segmentation.createGraphSegmentation(float(sigma), float(k),
-                                                           int(k if min_size is None else min_size))
-    labels = gs.processImage(np.ascontiguousarray(image))
-    return relabel_consecutive(labels)
-
-
 def relabel_consecutive(labels: np.ndarray) -> np.ndarray:
     """Map the labels of an (H, W) integer label map onto ``0 .. n - 1`` in order of first value."""
     labels = np.asarray(labels)
@@ -528,9 +507,9 @@ class _Segmentation:
     texture: np.ndarray
 
 
-def _segment(image_c: np.ndarray, color_map: np.ndarray, texture_map: np.ndarray, k: float, sigma: float,
-             min_size) -> _Segmentation:
-    labels = graph_segmentation(image_c, k, sigma=sigma, min_size=min_size)
+def _segment(graph: SortedPixelGraph, color_map: np.ndarray, texture_map: np.ndarray, k: float,
+             min_size: int) -> _Segmentation:
+    labels = segment_sorted_graph(graph, k, min_size)
     n = int(labels.max()) + 1
     sizes = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
     color = _region_histograms(color_map, labels, n, COLOR_BINS)
@@ -541,8 +520,8 @@ def _segment(image_c: np.ndarray, color_map: np.ndarray, texture_map: np.ndarray
 def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["fast"]):
     """Every hierarchy of ``config`` on ``image``, in the order of ``config.hierarchy_keys``.
 
-    Each colour space is converted and binned once, and segmented once per k, however many
-    strategies group its regions.
+    Each colour space is converted, binned and turned into a sorted pixel graph once, and
+    segmented once per ``(k, min_size)``, however many strategies group its regions.
 
     Returns
     -------
@@ -555,8 +534,9 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
     for space in dict.fromkeys(key[0] for key in keys):
         image_c = convert_color(rgb, space)
         color_map, texture_map = color_bins(image_c), texture_bins(image_c)     # shared by every k
+        graph = sorted_pixel_graph(image_c, config.sigma)
         for k, min_size in dict.fromkeys((key[1], key[3]) for key in keys if key[0] == space):
-            seg = _segment(image_c, color_map, texture_map, k, config.sigma, min_size)
+            seg = _segment(graph, color_map, texture_map, k, min_size)
             for key in (key for key in keys if (key[0], key[1], key[3]) == (space, k, min_size)):
                 wc, wt, ws, wf = STRATEGIES[key[2]]
                 blocks = [b for w, b in ((wc, seg.color), (wt, seg.texture)) if w]

@@ -142,12 +142,8 @@ def test_figures_are_deterministic(model, tmp_path):
 
 
 def test_proposal_hierarchy_figure(tmp_path):
-    from baselines.selective_search import (
-        MODES,
-        convert_color,
-        graph_segmentation,
-        selective_search_hierarchies,
-    )
+    from baselines.graph_segmentation import graph_segmentation
+    from baselines.selective_search import MODES, convert_color, selective_search_hierarchies
     from features.image_io import load_image
 
     out = ex.explain_proposals(IMAGE, tmp_path, mode="paper_fast")

@@ -266,18 +266,25 @@ def test_vote_ranking_matches_the_oracle():
 def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
     from baselines import selective_search as ss
 
-    calls = []
-    real = ss.graph_segmentation
+    calls, graphs = [], []
+    real_segment, real_graph = ss.segment_sorted_graph, ss.sorted_pixel_graph
 
-    def counting(image, k, **kwargs):
-        calls.append((k, kwargs["min_size"]))
-        return real(image, k, **kwargs)
+    def counting_segment(graph, k, min_size):
+        calls.append(([id(g) for g in graphs].index(id(graph)), k, min_size))
+        return real_segment(graph, k, min_size)
 
-    monkeypatch.setattr(ss, "graph_segmentation", counting)
+    def counting_graph(image, sigma):
+        graphs.append(real_graph(image, sigma))
+        return graphs[-1]
+
+    monkeypatch.setattr(ss, "segment_sorted_graph", counting_segment)
+    monkeypatch.setattr(ss, "sorted_pixel_graph", counting_graph)
     photo = load_image(BOXES / "images" / "butterfly" / "image_0010.jpg")
     hierarchies = ss.selective_search_hierarchies(photo, ss.MODES["fast"])
-    # k = 50, 100, 200, each with the authors' minimum region size k
-    assert sorted(calls) == [(50, 50), (50, 50), (100, 100), (100, 100), (200, 200), (200, 200)]
+    # one sorted graph per colour space, segmented at k = 50, 100, 200 with the authors'
+    # minimum region size k
+    assert len(graphs) == 2
+    assert sorted(calls) == [(g, k, k) for g in (0, 1) for k in (50, 100, 200)]
     assert [tuple(d.values()) for d, _ in hierarchies] == ss.MODES["fast"].hierarchy_keys
     assert len(hierarchies) == 16 and len(set(ss.MODES["fast"].hierarchy_keys)) == 16
     # a grid's own min_size is a different segmentation from the same k with the default one

@@ -392,11 +392,11 @@ def known_boxes(image_path) -> np.ndarray:
 def explain_proposals(image_path, out_dir, *, mode: str = "fast", n_top: int = 20) -> dict:
     """Selective search: one hierarchy's segmentation at four levels, and the top proposals
     (with the ground truth, for the embedded boxed images)."""
+    from baselines.graph_segmentation import graph_segmentation
     from baselines.selective_search import (
         MODES,
         as_rgb_image,
         convert_color,
-        graph_segmentation,
         selective_search,
         selective_search_hierarchies,
     )

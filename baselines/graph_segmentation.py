@@ -1,0 +1,399 @@
+"""Felzenszwalb & Huttenlocher's graph segmentation, label for label as OpenCV's ``ximgproc``.
+
+The initial regions of selective search.  OpenCV's ``GraphSegmentation.processImage``
+rebuilds and re-sorts the whole pixel graph for every threshold ``k``, although only the
+threshold changes; here the sorted graph of an image is built once
+(:func:`sorted_pixel_graph`) and segmented at any number of thresholds
+(:func:`segment_sorted_graph`), each segmentation equal to OpenCV's label for label.
+
+Algorithm
+---------
+1. The image (H, W, C) is converted to float32 and smoothed with a Gaussian of standard
+   deviation ``sigma`` (``cv2.GaussianBlur``, kernel size from sigma, reflect-101 border;
+   a sigma <= 0 is taken as 0.001, as OpenCV's setter does).
+2. Graph: each pixel ``p = (i, j)`` has an edge to each 4-neighbour ``q``, listed in the
+   order up, left, down, right, pixels in raster order, so every adjacent pair appears twice
+   (``4 H W - 2 (H + W)`` edges).  Its weight is the Euclidean colour distance of the
+   smoothed pixels ``f``, every operation in float32 as OpenCV's build rounds it::
+
+       w(p, q) = sqrt(s_C),   s_c = s_(c-1) + (f_c(p) - f_c(q)) * (f_c(p) - f_c(q)),   s_0 = 0
+
+   (summing the squares in double before rounding changes a few weights by an ulp, which
+   reorders ties and changes segmentations: the tests catch it).
+
+3. The edges are sorted by weight with the C++ standard library's ``std::sort`` of
+   libstdc++ (introsort: median-of-three quicksort, heapsort beyond depth
+   ``2 floor(log2 n)``, a final insertion sort over runs of 16), transcribed here so that
+   edges of equal weight come out in OpenCV's order; that order decides which of two
+   equally weighted merges happens first.
+4. Every pixel starts as its own component ``C`` with threshold ``tau(C) = k``.  In sorted
+   order, an edge ``(p, q)`` of weight ``w`` between components ``A != B`` merges them when
+   ``w <= tau(A)`` and ``w <= tau(B)``; the merged component gets
+   ``tau = w + k / |A u B|`` (float32).  Since the edges come in increasing weight, ``w`` is
+   the largest weight of the merged component's spanning tree, the paper's ``Int``.
+5. Small regions: in the same order, each edge not used in step 4 and of weight > 0 whose
+   two components differ and are not both of at least ``min_size`` pixels merges them.
+6. Labels ``0 .. n - 1`` in order of each region's first pixel in raster order.
+
+Steps 1-3 depend on the image and sigma only; steps 4-6 on ``k`` and ``min_size``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+_JIT = dict(cache=True, nogil=True, boundscheck=False)
+
+_INSERTION_RUN = 16       # libstdc++'s _S_threshold
+
+
+# --------------------------------------------------------------------------- libstdc++'s std::sort
+# Keys are float32 weights; ``ids`` moves with them.  Each helper is the libstdc++ routine of
+# the same name (bits/stl_algo.h, bits/stl_heap.h), element moves and comparisons in the same
+# order, so that equal keys end in the same order as std::sort leaves them.
+@numba.njit(**_JIT)
+def _push_heap(keys, ids, base, hole, top, key, ident):
+    parent = (hole - 1) // 2
+    while hole > top and keys[base + parent] < key:
+        keys[base + hole] = keys[base + parent]
+        ids[base + hole] = ids[base + parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    keys[base + hole] = key
+    ids[base + hole] = ident
+
+
+@numba.njit(**_JIT)
+def _adjust_heap(keys, ids, base, hole, length, key, ident):
+    top = hole
+    child = hole
+    while child < (length - 1) // 2:
+        child = 2 * (child + 1)
+        if keys[base + child] < keys[base + child - 1]:
+            child -= 1
+        keys[base + hole] = keys[base + child]
+        ids[base + hole] = ids[base + child]
+        hole = child
+    if length % 2 == 0 and child == (length - 2) // 2:
+        child = 2 * (child + 1)
+        keys[base + hole] = keys[base + child - 1]
+        ids[base + hole] = ids[base + child - 1]
+        hole = child - 1
+    _push_heap(keys, ids, base, hole, top, key, ident)
+
+
+@numba.njit(**_JIT)
+def _heap_sort(keys, ids, first, last):
+    """``std::partial_sort(first, last, last)``: make_heap, then sort_heap."""
+    length = last - first
+    if length >= 2:
+        parent = (length - 2) // 2
+        while True:
+            _adjust_heap(keys, ids, first, parent, length, keys[first + parent], ids[first + parent])
+            if parent == 0:
+                break
+            parent -= 1
+    while last - first > 1:
+        last -= 1
+        key, ident = keys[last], ids[last]
+        keys[last] = keys[first]
+        ids[last] = ids[first]
+        _adjust_heap(keys, ids, first, 0, last - first, key, ident)
+
+
+@numba.njit(**_JIT)
+def _swap(keys, ids, a, b):
+    keys[a], keys[b] = keys[b], keys[a]
+    ids[a], ids[b] = ids[b], ids[a]
+
+
+@numba.njit(**_JIT)
+def _move_median_to_first(keys, ids, result, a, b, c):
+    if keys[a] < keys[b]:
+        if keys[b] < keys[c]:
+            _swap(keys, ids, result, b)
+        elif keys[a] < keys[c]:
+            _swap(keys, ids, result, c)
+        else:
+            _swap(keys, ids, result, a)
+    elif keys[a] < keys[c]:
+        _swap(keys, ids, result, a)
+    elif keys[b] < keys[c]:
+        _swap(keys, ids, result, c)
+    else:
+        _swap(keys, ids, result, b)
+
+
+@numba.njit(**_JIT)
+def _unguarded_partition_pivot(keys, ids, first, last):
+    mid = first + (last - first) // 2
+    _move_median_to_first(keys, ids, first, first + 1, mid, last - 1)
+    pivot = keys[first]
+    lo, hi = first + 1, last
+    while True:
+        while keys[lo] < pivot:
+            lo += 1
+        hi -= 1
+        while pivot < keys[hi]:
+            hi -= 1
+        if not lo < hi:
+            return lo
+        _swap(keys, ids, lo, hi)
+        lo += 1
+
+
+@numba.njit(**_JIT)
+def _introsort_loop(keys, ids, first, last, depth_limit):
+    # the recursion on the right part, the loop on the left part, as libstdc++ does
+    stack_first = np.empty(128, np.int64)
+    stack_last = np.empty(128, np.int64)
+    stack_depth = np.empty(128, np.int64)
+    top = 0
+    stack_first[0], stack_last[0], stack_depth[0] = first, last, depth_limit
+    top = 1
+    while top:
+        top -= 1
+        first, last, depth = stack_first[top], stack_last[top], stack_depth[top]
+        while last - first > _INSERTION_RUN:
+            if depth == 0:
+                _heap_sort(keys, ids, first, last)
+                break
+            depth -= 1
+            cut = _unguarded_partition_pivot(keys, ids, first, last)
+            # the right part is sorted (to completion) before the left: its depth budget
+            # is the same, and the order of the two does not change any element move
+            stack_first[top], stack_last[top], stack_depth[top] = cut, last, depth
+            top += 1
+            last = cut
+    return
+
+
+@numba.njit(**_JIT)
+def _linear_insert(keys, ids, last):
+    key, ident = keys[last], ids[last]
+    nxt = last - 1
+    while key < keys[nxt]:
+        keys[last] = keys[nxt]
+        ids[last] = ids[nxt]
+        last = nxt
+        nxt -= 1
+    keys[last] = key
+    ids[last] = ident
+
+
+@numba.njit(**_JIT)
+def _insertion_sort(keys, ids, first, last):
+    for i in range(first + 1, last):
+        if keys[i] < keys[first]:
+            key, ident = keys[i], ids[i]
+            for j in range(i, first, -1):
+                keys[j] = keys[j - 1]
+                ids[j] = ids[j - 1]
+            keys[first] = key
+            ids[first] = ident
+        else:
+            _linear_insert(keys, ids, i)
+
+
+@numba.njit(**_JIT)
+def std_sort(keys, ids):
+    """Sort ``keys`` (float32, no NaN) in place as libstdc++'s ``std::sort``, ``ids`` moved alike.
+
+    Parameters
+    ----------
+    keys : ndarray of shape (n,), float32
+    ids : ndarray of shape (n,), integer
+        Moved with their keys: ``ids`` ends as the permutation std::sort applies, ties included.
+    """
+    n = keys.shape[0]
+    if n > 1:
+        depth = 0
+        m = n
+        while m > 1:          # 2 * floor(log2(n)): std::__lg
+            m >>= 1
+            depth += 1
+        _introsort_loop(keys, ids, 0, n, 2 * depth)
+        if n > _INSERTION_RUN:
+            _insertion_sort(keys, ids, 0, _INSERTION_RUN)
+            for i in range(_INSERTION_RUN, n):
+                _linear_insert(keys, ids, i)
+        else:
+            _insertion_sort(keys, ids, 0, n)
+
+
+# --------------------------------------------------------------------------- the pixel graph
+@numba.njit(**_JIT)
+def _build_edges(smoothed):
+    """OpenCV's edge list of an (H, W, C) float32 image: weights, from-pixel, to-pixel (step 2)."""
+    h, w, c = smoothed.shape
+    n_edges = 4 * h * w - 2 * (h + w)
+    weights = np.empty(n_edges, np.float32)
+    src = np.empty(n_edges, np.int32)
+    dst = np.empty(n_edges, np.int32)
+    e = 0
+    for i in range(h):
+        for j in range(w):
+            for delta in (-1, 1):
+                for vertical in (True, False):
+                    i2 = i + delta if vertical else i
+                    j2 = j if vertical else j + delta
+                    if 0 <= i2 < h and 0 <= j2 < w:
+                        total = np.float32(0.0)
+                        for ch in range(c):
+                            d = smoothed[i, j, ch] - smoothed[i2, j2, ch]
+                            total += d * d                  # float32 throughout, as OpenCV's build
+                        weights[e] = np.sqrt(total)
+                        src[e] = i * w + j
+                        dst[e] = i2 * w + j2
+                        e += 1
+    return weights, src, dst
+
+
+@dataclass(frozen=True)
+class SortedPixelGraph:
+    """The 4-connected pixel graph of a smoothed image, edges in OpenCV's sorted order.
+
+    Attributes
+    ----------
+    shape : (int, int)
+        ``(H, W)`` of the image.
+    weights : ndarray of shape (E,), float32
+        Non-decreasing edge weights.
+    src, dst : ndarray of shape (E,), int32
+        Raster indices ``i W + j`` of each edge's two pixels.
+    """
+
+    shape: tuple
+    weights: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+
+
+def sorted_pixel_graph(image: np.ndarray, sigma: float = 0.8) -> SortedPixelGraph:
+    """Steps 1-3 of the module docstring: smoothing, the pixel graph, OpenCV's edge order.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W) or (H, W, C)
+        Any real dtype (converted to float32 as OpenCV does).
+    sigma : float
+        Gaussian smoothing; <= 0 is taken as 0.001.
+
+    Returns
+    -------
+    SortedPixelGraph
+    """
+    import cv2
+
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[2] < 1:
+        raise ValueError(f"image: expected a non-empty (H, W) or (H, W, C) array, got shape {np.shape(image)}")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"image: expected real values, got dtype {arr.dtype}")
+    sigma = float(sigma) if sigma > 0 else 0.001
+    smoothed = cv2.GaussianBlur(np.ascontiguousarray(arr, np.float32), (0, 0), sigma, sigma)
+    smoothed = smoothed.reshape(arr.shape)
+    if not np.isfinite(smoothed).all():
+        raise ValueError("image: expected finite values")
+    weights, src, dst = _build_edges(np.ascontiguousarray(smoothed))
+    order = np.arange(len(weights), dtype=np.int32)
+    std_sort(weights, order)
+    return SortedPixelGraph(arr.shape[:2], weights, src[order], dst[order])
+
+
+# --------------------------------------------------------------------------- segmentation
+@numba.njit(**_JIT)
+def _root(parent, p):
+    while parent[p] != p:
+        parent[p] = parent[parent[p]]           # path halving: the partition is the same
+        p = parent[p]
+    return p
+
+
+@numba.njit(**_JIT)
+def _join(parent, size, a, b):
+    if size[a] < size[b]:
+        a, b = b, a
+    parent[b] = a
+    size[a] += size[b]
+    return a
+
+
+@numba.njit(**_JIT)
+def _segment(weights, src, dst, n_pixels, k, min_size):
+    parent = np.arange(n_pixels).astype(np.int32)
+    size = np.ones(n_pixels, np.int32)
+    threshold = np.full(n_pixels, k, np.float32)
+    used = np.zeros(weights.shape[0], np.bool_)
+    for e in range(weights.shape[0]):                        # step 4
+        a = _root(parent, src[e])
+        b = _root(parent, dst[e])
+        w = weights[e]
+        if a != b and w <= threshold[a] and w <= threshold[b]:
+            r = _join(parent, size, a, b)
+            threshold[r] = w + k / np.float32(size[r])
+            used[e] = True
+    for e in range(weights.shape[0]):                        # step 5
+        if not used[e] and weights[e] > 0:
+            a = _root(parent, src[e])
+            b = _root(parent, dst[e])
+            if a != b and (size[a] < min_size or size[b] < min_size):
+                _join(parent, size, a, b)
+    labels = np.empty(n_pixels, np.int32)                    # step 6
+    label_of_root = np.full(n_pixels, -1, np.int32)
+    n = 0
+    for p in range(n_pixels):
+        r = _root(parent, p)
+        if label_of_root[r] < 0:
+            label_of_root[r] = n
+            n += 1
+        labels[p] = label_of_root[r]
+    return labels
+
+
+def segment_sorted_graph(graph: SortedPixelGraph, k: float, min_size: int) -> np.ndarray:
+    """Steps 4-6 of the module docstring: the segmentation at threshold ``k``.
+
+    Parameters
+    ----------
+    graph : SortedPixelGraph
+    k : float
+        Threshold (float32, as OpenCV stores it): larger k, larger regions.
+    min_size : int
+        Regions below this many pixels are merged into a neighbour.
+
+    Returns
+    -------
+    ndarray of shape (H, W), int32
+        Region labels ``0 .. n - 1`` in order of first pixel.
+    """
+    if not k > 0:
+        raise ValueError(f"k: expected a positive threshold, got {k!r}")
+    h, w = graph.shape
+    labels = _segment(graph.weights, graph.src, graph.dst, h * w, np.float32(k), int(min_size))
+    return labels.reshape(h, w)
+
+
+def graph_segmentation(image: np.ndarray, k: float, *, sigma: float = 0.8, min_size: int | None = None) -> np.ndarray:
+    """The segmentation of one image at one threshold: OpenCV's ``processImage``, label for label.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W) or (H, W, C)
+    k : float
+        Threshold: larger k, larger regions.
+    sigma : float
+    min_size : int, optional
+        Regions smaller than this are merged into a neighbour; default ``k`` (the selective
+        search authors' choice).
+
+    Returns
+    -------
+    ndarray of shape (H, W), int32
+        Region labels ``0 .. n - 1`` in order of first pixel.
+    """
+    return segment_sorted_graph(sorted_pixel_graph(image, sigma), k, int(k if min_size is None else min_size))
