@@ -67,16 +67,19 @@ hierarchies).  ``"quality"``: HSV, Lab, rgI, H and I, k = 50, 100, 150 and 300, 
 C+T+S+F, T+S+F, F and S (80 hierarchies).  All three rank as the paper does.
 
 ``"fast"`` (the default) extends the paper's Fast mode: HSV and Lab, k = 50, 100 and 200,
-strategies C+T+S+F and T+S+F, and on the coarsest segmentation (k = 200) also the
-Quality mode's fill-only and size-only strategies F and S (16 hierarchies on 6
-segmentations); ranked with votes (gamma = 1, near votes above IoU 0.9),
+strategies C+T+S+F and T+S+F, on the k = 200 segmentation also the Quality mode's
+fill-only and size-only strategies F and S, and C+T+S+F on a coarse segmentation at
+k = 300 with a minimum region size of 100 pixels (OpenCV's preset's own; 18 hierarchies
+on 8 segmentations); ranked with votes (gamma = 1, near votes above IoU 0.9),
 near-duplicate suppression above IoU 0.98 and soft suppression above IoU 0.8 (values
-times 3).  The coarse segmentation and the F and S
-groupings add the large boxes that the paper's Fast mode lacks on object-centred
-photographs; the votes put the small objects of cluttered photographs into the first
+times 3).  The coarse segmentations and the F and S groupings add the large boxes that
+the paper's Fast mode lacks on object-centred photographs (the k = 300 one the boxes
+that fit a whole object tightly once the finer groupings have merged it with its
+surroundings); the votes put the small objects of cluttered photographs into the first
 hundreds of boxes, where the paper's ranking (large regions first) has few of them.
-The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`, tuning
-seeds) against OpenCV's ``switchToSelectiveSearchFast`` preset (k = 150, 300, 450; 12
+The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`,
+:data:`~benchmarks.collages.TUNING_SETS`) against OpenCV's
+``switchToSelectiveSearchFast`` preset (k = 150, 300, 450 with min_size 100; 12
 hierarchies, far coarser initial regions) at equal numbers of boxes; ``make bench``
 reports both on a held-out collage set and on the 195 boxed Caltech-101 images.
 
@@ -205,7 +208,8 @@ MODES = {
     "single": SelectiveSearchConfig(("hsv",), (100,), ("C+T+S+F",)),
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
     "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
-                                  extra=((("hsv", "lab"), (200,), ("F", "S")),), vote_exponent=1.0,
+                                  extra=((("hsv", "lab"), (200,), ("F", "S")),
+                                         (("hsv", "lab"), (300,), ("C+T+S+F",), 100)), vote_exponent=1.0,
                                   vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),

@@ -154,6 +154,10 @@ TUNING_SETS = (
     ("large objects", 11, 150, CollageSettings(objects=(1, 2), object_side=(150.0, 300.0))),
     ("one object filling the photo", 11, 120, CollageSettings(objects=(1, 1), object_side=(220.0, 330.0),
                                                               context=0.1)),
+    ("one object on a ~300 px photo", 21, 120, CollageSettings(image_side=(260, 330), objects=(1, 1),
+                                                               object_side=(170.0, 280.0), context=0.1)),
+    ("one or two objects on a ~300 px photo", 22, 100, CollageSettings(image_side=(280, 360), objects=(1, 2),
+                                                                       object_side=(90.0, 220.0), context=0.2)),
 )
 """(name, seed, images, settings) of the sets on which the ``fast`` mode's settings were chosen;
 none uses :data:`EVALUATION_SEED`."""

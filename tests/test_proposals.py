@@ -282,11 +282,11 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
     photo = load_image(BOXES / "images" / "butterfly" / "image_0010.jpg")
     hierarchies = ss.selective_search_hierarchies(photo, ss.MODES["fast"])
     # one sorted graph per colour space, segmented at k = 50, 100, 200 with the authors'
-    # minimum region size k
+    # minimum region size k, and at k = 300 with OpenCV's 100
     assert len(graphs) == 2
-    assert sorted(calls) == [(g, k, k) for g in (0, 1) for k in (50, 100, 200)]
+    assert sorted(calls) == sorted([(g, k, k) for g in (0, 1) for k in (50, 100, 200)] + [(0, 300, 100), (1, 300, 100)])
     assert [tuple(d.values()) for d, _ in hierarchies] == ss.MODES["fast"].hierarchy_keys
-    assert len(hierarchies) == 16 and len(set(ss.MODES["fast"].hierarchy_keys)) == 16
+    assert len(hierarchies) == 18 and len(set(ss.MODES["fast"].hierarchy_keys)) == 18
     # a grid's own min_size is a different segmentation from the same k with the default one
     both = ss.SelectiveSearchConfig(("hsv",), (100,), ("S",), extra=((("hsv",), (100,), ("S",), 20),))
     assert both.hierarchy_keys == [("hsv", 100, "S", 100), ("hsv", 100, "S", 20)]
