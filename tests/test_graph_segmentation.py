@@ -88,6 +88,8 @@ def test_bad_input_is_refused_with_the_field_name():
         sorted_pixel_graph(np.zeros((0, 5, 3)))
     with pytest.raises(ValueError, match="image"):
         sorted_pixel_graph(np.zeros((4, 5, 3, 2)))
+    with pytest.raises(ValueError, match="2\\*\\*29 pixels"):
+        sorted_pixel_graph(np.broadcast_to(np.zeros(1, np.uint8), (1 << 15, 1 << 14)))
     with pytest.raises(ValueError, match="finite"):
         sorted_pixel_graph(np.full((4, 5), np.nan, np.float32))
     with pytest.raises(ValueError, match="k"):
