@@ -110,26 +110,21 @@ def _swap(keys, ids, a, b):
 
 
 @numba.njit(**_JIT)
-def _move_median_to_first(keys, ids, result, a, b, c):
+def _median_of_three(keys, a, b, c):
+    """The position ``__move_median_to_first`` moves to the front (its comparisons, in order)."""
     if keys[a] < keys[b]:
         if keys[b] < keys[c]:
-            _swap(keys, ids, result, b)
-        elif keys[a] < keys[c]:
-            _swap(keys, ids, result, c)
-        else:
-            _swap(keys, ids, result, a)
-    elif keys[a] < keys[c]:
-        _swap(keys, ids, result, a)
-    elif keys[b] < keys[c]:
-        _swap(keys, ids, result, c)
-    else:
-        _swap(keys, ids, result, b)
+            return b
+        return c if keys[a] < keys[c] else a
+    if keys[a] < keys[c]:
+        return a
+    return c if keys[b] < keys[c] else b
 
 
 @numba.njit(**_JIT)
 def _unguarded_partition_pivot(keys, ids, first, last):
     mid = first + (last - first) // 2
-    _move_median_to_first(keys, ids, first, first + 1, mid, last - 1)
+    _swap(keys, ids, first, _median_of_three(keys, first + 1, mid, last - 1))
     pivot = keys[first]
     lo, hi = first + 1, last
     while True:
