@@ -18,8 +18,8 @@ Algorithm
 
        w(p, q) = sqrt(s_C),   s_c = s_(c-1) + (f_c(p) - f_c(q)) * (f_c(p) - f_c(q)),   s_0 = 0
 
-   (summing the squares in double before rounding changes a few weights by an ulp, which
-   reorders ties and changes segmentations: the tests catch it).
+   (summing the squares in double before rounding changes many weights by an ulp, which
+   reorders ties and changes some segmentations: the tests catch it).
 
 3. The edges are sorted by weight with the C++ standard library's ``std::sort`` of
    libstdc++ (introsort: median-of-three quicksort, heapsort beyond depth
@@ -157,8 +157,9 @@ def _introsort_loop(keys, ids, first, last, depth_limit):
                 break
             depth -= 1
             cut = _unguarded_partition_pivot(keys, ids, first, last)
-            # the right part is sorted (to completion) before the left: its depth budget
-            # is the same, and the order of the two does not change any element move
+            # libstdc++ recurses on the right part before it loops on the left; here the left
+            # goes first and the right waits on the stack with the same depth budget.  The
+            # parts are disjoint, so the order does not change any element's final place
             stack_first[top], stack_last[top], stack_depth[top] = cut, last, depth
             top += 1
             last = cut
@@ -270,7 +271,8 @@ class SortedPixelGraph:
         Non-decreasing edge weights.
     codes : ndarray of shape (E,), int32
         Each edge as ``4 p + d``: from raster pixel ``p = i W + j`` to its neighbour up,
-        left, down or right (``d`` = 0, 1, 2, 3); 12 bytes per edge in all, as OpenCV's.
+        left, down or right (``d`` = 0, 1, 2, 3); 8 bytes per edge with its weight (OpenCV's
+        edges take 12).
     """
 
     shape: tuple
@@ -299,7 +301,7 @@ def sorted_pixel_graph(image: np.ndarray, sigma: float = 0.8) -> SortedPixelGrap
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[2] < 1:
         raise ValueError(f"image: expected a non-empty (H, W) or (H, W, C) array, got shape {np.shape(image)}")
-    if arr.shape[0] * arr.shape[1] >= 2 ** 29:
+    if arr.shape[0] * arr.shape[1] > 2 ** 29:
         raise ValueError(f"image: at most 2**29 pixels (int32 edge codes), got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"image: expected real values, got dtype {arr.dtype}")

@@ -60,6 +60,25 @@ def test_ties_are_broken_in_opencvs_order():
                               _opencv(image, 100, 10, sigma=sigma)), sigma
 
 
+def test_random_palette_images_with_many_ties_equal_opencv():
+    # few colours, blocky layouts, several sigmas and thresholds: a stable sort or weights summed
+    # in double fail some tens of these 300 cases
+    rng = np.random.default_rng(123)
+    for trial in range(300):
+        h, w = rng.integers(5, 60, 2)
+        channels = int(rng.choice([2, 3, 4]))
+        palette = rng.integers(0, 256, (rng.integers(2, 6), channels))
+        image = palette[rng.integers(0, len(palette), (h, w))]
+        if rng.random() < 0.5:
+            image = np.repeat(np.repeat(image[: (h + 1) // 2, : (w + 1) // 2], 2, 0), 2, 1)[:h, :w]
+        image = (image.astype(np.uint8) if rng.random() < 0.7
+                 else image.astype(np.float32) + rng.random(image.shape, dtype=np.float32))
+        sigma = float(rng.choice([0.3, 0.5, 0.8, 1.5]))
+        k, min_size = float(rng.choice([1, 5, 20, 60, 200])), int(rng.choice([1, 3, 5, 20]))
+        assert np.array_equal(graph_segmentation(image, k, sigma=sigma, min_size=min_size),
+                              _opencv(image, k, min_size, sigma=sigma)), trial
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 3), (1, 9, 3), (7, 1, 3), (2, 2, 1), (33, 17, 1), (40, 50, 4), (25, 30)])
 def test_small_odd_and_many_channel_images_equal_opencv(shape):
     rng = np.random.default_rng(sum(shape))
@@ -89,7 +108,7 @@ def test_bad_input_is_refused_with_the_field_name():
     with pytest.raises(ValueError, match="image"):
         sorted_pixel_graph(np.zeros((4, 5, 3, 2)))
     with pytest.raises(ValueError, match="2\\*\\*29 pixels"):
-        sorted_pixel_graph(np.broadcast_to(np.zeros(1, np.uint8), (1 << 15, 1 << 14)))
+        sorted_pixel_graph(np.broadcast_to(np.zeros(1, np.uint8), (1 << 15, (1 << 14) + 1)))
     with pytest.raises(ValueError, match="finite"):
         sorted_pixel_graph(np.full((4, 5), np.nan, np.float32))
     with pytest.raises(ValueError, match="k"):
