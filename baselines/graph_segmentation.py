@@ -31,8 +31,11 @@ Algorithm
    ``w <= tau(A)`` and ``w <= tau(B)``; the merged component gets
    ``tau = w + k / |A u B|`` (float32).  Since the edges come in increasing weight, ``w`` is
    the largest weight of the merged component's spanning tree, the paper's ``Int``.
-5. Small regions: in the same order, each edge not used in step 4 and of weight > 0 whose
-   two components differ and are not both of at least ``min_size`` pixels merges them.
+5. Small regions: in the same order, each edge whose two components differ and are not
+   both of at least ``min_size`` pixels merges them.  (OpenCV skips the edges merged in
+   step 4 and those of weight 0; neither can join two components here: the first lie
+   inside one already, and an edge of weight 0 is never above a threshold, so step 4
+   merged its two ends.)
 6. Labels ``0 .. n - 1`` in order of each region's first pixel in raster order.
 
 Steps 1-3 depend on the image and sigma only; steps 4-6 on ``k`` and ``min_size``.
@@ -340,7 +343,6 @@ def _segment(weights, codes, height, width, k, min_size):
     parent = np.arange(n_pixels).astype(np.int32)
     size = np.ones(n_pixels, np.int32)
     threshold = np.full(n_pixels, k, np.float32)
-    used = np.zeros(weights.shape[0], np.bool_)
     for e in range(weights.shape[0]):                        # step 4
         p, q = _edge_pixels(codes[e], offsets)
         a = _root(parent, p)
@@ -349,14 +351,12 @@ def _segment(weights, codes, height, width, k, min_size):
         if a != b and w <= threshold[a] and w <= threshold[b]:
             r = _join(parent, size, a, b)
             threshold[r] = w + k / np.float32(size[r])
-            used[e] = True
     for e in range(weights.shape[0]):                        # step 5
-        if not used[e] and weights[e] > 0:
-            p, q = _edge_pixels(codes[e], offsets)
-            a = _root(parent, p)
-            b = _root(parent, q)
-            if a != b and (size[a] < min_size or size[b] < min_size):
-                _join(parent, size, a, b)
+        p, q = _edge_pixels(codes[e], offsets)
+        a = _root(parent, p)
+        b = _root(parent, q)
+        if a != b and (size[a] < min_size or size[b] < min_size):
+            _join(parent, size, a, b)
     labels = np.empty(n_pixels, np.int32)                    # step 6
     label_of_root = np.full(n_pixels, -1, np.int32)
     n = 0
