@@ -42,6 +42,7 @@ Steps 1-3 depend on the image and sigma only; steps 4-6 on ``k`` and ``min_size`
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numba
@@ -53,102 +54,102 @@ _INSERTION_RUN = 16       # libstdc++'s _S_threshold
 
 
 # --------------------------------------------------------------------------- libstdc++'s std::sort
-# Keys are float32 weights; ``ids`` moves with them.  Each helper is the libstdc++ routine of
-# the same name (bits/stl_algo.h, bits/stl_heap.h), element moves and comparisons in the same
-# order, so that equal keys end in the same order as std::sort leaves them.
+# An edge is one uint64: its weight's float32 bits in the high word, its code in the low word.
+# Weights are >= +0, whose bit patterns order as the floats do, so comparing high words is
+# comparing weights; the low word only rides along (a tie compares equal, as in std::sort).
+# Each helper is the libstdc++ routine of the same name (bits/stl_algo.h, bits/stl_heap.h),
+# element moves and comparisons in the same order, so that equal weights end in the same
+# order as std::sort leaves them.
+_KEY_SHIFT = np.uint64(32)
+
+
 @numba.njit(**_JIT)
-def _push_heap(keys, ids, base, hole, top, key, ident):
+def _key(item):
+    return item >> _KEY_SHIFT
+
+
+@numba.njit(**_JIT)
+def _push_heap(items, base, hole, top, item):
     parent = (hole - 1) // 2
-    while hole > top and keys[base + parent] < key:
-        keys[base + hole] = keys[base + parent]
-        ids[base + hole] = ids[base + parent]
+    while hole > top and _key(items[base + parent]) < _key(item):
+        items[base + hole] = items[base + parent]
         hole = parent
         parent = (hole - 1) // 2
-    keys[base + hole] = key
-    ids[base + hole] = ident
+    items[base + hole] = item
 
 
 @numba.njit(**_JIT)
-def _adjust_heap(keys, ids, base, hole, length, key, ident):
+def _adjust_heap(items, base, hole, length, item):
     top = hole
     child = hole
     while child < (length - 1) // 2:
         child = 2 * (child + 1)
-        if keys[base + child] < keys[base + child - 1]:
+        if _key(items[base + child]) < _key(items[base + child - 1]):
             child -= 1
-        keys[base + hole] = keys[base + child]
-        ids[base + hole] = ids[base + child]
+        items[base + hole] = items[base + child]
         hole = child
     if length % 2 == 0 and child == (length - 2) // 2:
         child = 2 * (child + 1)
-        keys[base + hole] = keys[base + child - 1]
-        ids[base + hole] = ids[base + child - 1]
+        items[base + hole] = items[base + child - 1]
         hole = child - 1
-    _push_heap(keys, ids, base, hole, top, key, ident)
+    _push_heap(items, base, hole, top, item)
 
 
 @numba.njit(**_JIT)
-def _heap_sort(keys, ids, first, last):
+def _heap_sort(items, first, last):
     """``std::partial_sort(first, last, last)``: make_heap, then sort_heap."""
     length = last - first
     if length >= 2:
         parent = (length - 2) // 2
         while True:
-            _adjust_heap(keys, ids, first, parent, length, keys[first + parent], ids[first + parent])
+            _adjust_heap(items, first, parent, length, items[first + parent])
             if parent == 0:
                 break
             parent -= 1
     while last - first > 1:
         last -= 1
-        key, ident = keys[last], ids[last]
-        keys[last] = keys[first]
-        ids[last] = ids[first]
-        _adjust_heap(keys, ids, first, 0, last - first, key, ident)
+        item = items[last]
+        items[last] = items[first]
+        _adjust_heap(items, first, 0, last - first, item)
 
 
 @numba.njit(**_JIT)
-def _swap(keys, ids, a, b):
-    keys[a], keys[b] = keys[b], keys[a]
-    ids[a], ids[b] = ids[b], ids[a]
-
-
-@numba.njit(**_JIT)
-def _median_of_three(keys, a, b, c):
+def _median_of_three(items, a, b, c):
     """The position ``__move_median_to_first`` moves to the front (its comparisons, in order)."""
-    if keys[a] < keys[b]:
-        if keys[b] < keys[c]:
+    ka, kb, kc = _key(items[a]), _key(items[b]), _key(items[c])
+    if ka < kb:
+        if kb < kc:
             return b
-        return c if keys[a] < keys[c] else a
-    if keys[a] < keys[c]:
+        return c if ka < kc else a
+    if ka < kc:
         return a
-    return c if keys[b] < keys[c] else b
+    return c if kb < kc else b
 
 
 @numba.njit(**_JIT)
-def _unguarded_partition_pivot(keys, ids, first, last):
-    mid = first + (last - first) // 2
-    _swap(keys, ids, first, _median_of_three(keys, first + 1, mid, last - 1))
-    pivot = keys[first]
+def _unguarded_partition_pivot(items, first, last):
+    median = _median_of_three(items, first + 1, first + (last - first) // 2, last - 1)
+    items[first], items[median] = items[median], items[first]
+    pivot = _key(items[first])
     lo, hi = first + 1, last
     while True:
-        while keys[lo] < pivot:
+        while _key(items[lo]) < pivot:
             lo += 1
         hi -= 1
-        while pivot < keys[hi]:
+        while pivot < _key(items[hi]):
             hi -= 1
         if not lo < hi:
             return lo
-        _swap(keys, ids, lo, hi)
+        items[lo], items[hi] = items[hi], items[lo]
         lo += 1
 
 
 @numba.njit(**_JIT)
-def _introsort_loop(keys, ids, first, last, depth_limit):
-    # the recursion on the right part, the loop on the left part, as libstdc++ does
+def _introsort_loop(items, first, last, depth_limit):
+    # at most depth_limit (< 128) parts wait on the stack: their depths fall from the bottom up
     stack_first = np.empty(128, np.int64)
     stack_last = np.empty(128, np.int64)
     stack_depth = np.empty(128, np.int64)
-    top = 0
     stack_first[0], stack_last[0], stack_depth[0] = first, last, depth_limit
     top = 1
     while top:
@@ -156,70 +157,67 @@ def _introsort_loop(keys, ids, first, last, depth_limit):
         first, last, depth = stack_first[top], stack_last[top], stack_depth[top]
         while last - first > _INSERTION_RUN:
             if depth == 0:
-                _heap_sort(keys, ids, first, last)
+                _heap_sort(items, first, last)
                 break
             depth -= 1
-            cut = _unguarded_partition_pivot(keys, ids, first, last)
+            cut = _unguarded_partition_pivot(items, first, last)
             # libstdc++ recurses on the right part before it loops on the left; here the left
             # goes first and the right waits on the stack with the same depth budget.  The
             # parts are disjoint, so the order does not change any element's final place
             stack_first[top], stack_last[top], stack_depth[top] = cut, last, depth
             top += 1
             last = cut
-    return
 
 
 @numba.njit(**_JIT)
-def _linear_insert(keys, ids, last):
-    key, ident = keys[last], ids[last]
+def _linear_insert(items, last):
+    item = items[last]
+    key = _key(item)
     nxt = last - 1
-    while key < keys[nxt]:
-        keys[last] = keys[nxt]
-        ids[last] = ids[nxt]
+    while key < _key(items[nxt]):
+        items[last] = items[nxt]
         last = nxt
         nxt -= 1
-    keys[last] = key
-    ids[last] = ident
+    items[last] = item
 
 
 @numba.njit(**_JIT)
-def _insertion_sort(keys, ids, first, last):
+def _insertion_sort(items, first, last):
     for i in range(first + 1, last):
-        if keys[i] < keys[first]:
-            key, ident = keys[i], ids[i]
+        if _key(items[i]) < _key(items[first]):
+            item = items[i]
             for j in range(i, first, -1):
-                keys[j] = keys[j - 1]
-                ids[j] = ids[j - 1]
-            keys[first] = key
-            ids[first] = ident
+                items[j] = items[j - 1]
+            items[first] = item
         else:
-            _linear_insert(keys, ids, i)
+            _linear_insert(items, i)
 
 
 @numba.njit(**_JIT)
-def std_sort(keys, ids):
-    """Sort ``keys`` (float32, no NaN) in place as libstdc++'s ``std::sort``, ``ids`` moved alike.
+def std_sort(items):
+    """Sort ``items`` in place by their high 32 bits as libstdc++'s ``std::sort`` does.
 
     Parameters
     ----------
-    keys : ndarray of shape (n,), float32
-    ids : ndarray of shape (n,), integer
-        Moved with their keys: ``ids`` ends as the permutation std::sort applies, ties included.
+    items : ndarray of shape (n,), uint64
+        The sort key in the high word (the bits of a float32 >= +0, or any unsigned
+        integer), a payload in the low word that moves with it: the low words end in the
+        order std::sort leaves equal keys in.
     """
-    n = keys.shape[0]
+    n = items.shape[0]
     if n > 1:
         depth = 0
         m = n
         while m > 1:          # 2 * floor(log2(n)): std::__lg
             m >>= 1
             depth += 1
-        _introsort_loop(keys, ids, 0, n, 2 * depth)
+        _introsort_loop(items, 0, n, 2 * depth)
         if n > _INSERTION_RUN:
-            _insertion_sort(keys, ids, 0, _INSERTION_RUN)
+            _insertion_sort(items, 0, _INSERTION_RUN)
             for i in range(_INSERTION_RUN, n):
-                _linear_insert(keys, ids, i)
+                _linear_insert(items, i)
         else:
-            _insertion_sort(keys, ids, 0, n)
+            _insertion_sort(items, 0, n)
 
 
 # --------------------------------------------------------------------------- the pixel graph
@@ -228,15 +226,16 @@ _DIRECTIONS = 4          # edge code = 4 * pixel + direction: up, left, down, ri
 
 @numba.njit(**_JIT)
 def _build_edges(smoothed):
-    """OpenCV's edge list of an (H, W, C) float32 image (step 2): weights and edge codes.
+    """OpenCV's edge list of an (H, W, C) float32 image (step 2), packed (see ``std_sort``).
 
-    The code ``4 p + d`` names the edge from raster pixel ``p`` in direction ``d`` (0 up,
-    1 left, 2 down, 3 right); codes increase along the list, as OpenCV lists the edges.
+    Edge ``e`` is ``bits(w) << 32 | code``: ``w`` its float32 weight, ``code = 4 p + d`` the
+    edge from raster pixel ``p`` in direction ``d`` (0 up, 1 left, 2 down, 3 right); codes
+    increase along the list, as OpenCV lists the edges.
     """
     h, w, c = smoothed.shape
-    n_edges = 4 * h * w - 2 * (h + w)
-    weights = np.empty(n_edges, np.float32)
-    codes = np.empty(n_edges, np.int32)
+    edges = np.empty(4 * h * w - 2 * (h + w), np.uint64)
+    weight = np.empty(1, np.float32)
+    weight_bits = weight.view(np.uint32)
     e = 0
     for i in range(h):
         for j in range(w):
@@ -248,10 +247,11 @@ def _build_edges(smoothed):
                     for ch in range(c):
                         d = smoothed[i, j, ch] - smoothed[i2, j2, ch]
                         total += d * d                  # float32 throughout, as OpenCV's build
-                    weights[e] = np.sqrt(total)
-                    codes[e] = _DIRECTIONS * (i * w + j) + direction
+                    weight[0] = np.sqrt(total)          # >= +0: its bits order as the float
+                    code = _DIRECTIONS * (i * w + j) + direction
+                    edges[e] = (np.uint64(weight_bits[0]) << _KEY_SHIFT) | np.uint64(code)
                     e += 1
-    return weights, codes
+    return edges
 
 
 @numba.njit(**_JIT)
@@ -262,6 +262,9 @@ def _edge_pixels(code, offsets):
     return p, p + offsets[code & 3]
 
 
+_LOW_WORD = 0 if sys.byteorder == "little" else 1       # of a uint64 seen as two uint32
+
+
 @dataclass(frozen=True)
 class SortedPixelGraph:
     """The 4-connected pixel graph of a smoothed image, edges in OpenCV's sorted order.
@@ -270,17 +273,24 @@ class SortedPixelGraph:
     ----------
     shape : (int, int)
         ``(H, W)`` of the image.
-    weights : ndarray of shape (E,), float32
-        Non-decreasing edge weights.
-    codes : ndarray of shape (E,), int32
-        Each edge as ``4 p + d``: from raster pixel ``p = i W + j`` to its neighbour up,
-        left, down or right (``d`` = 0, 1, 2, 3); 8 bytes per edge with its weight (OpenCV's
-        edges take 12).
+    edges : ndarray of shape (E,), uint64
+        Each edge's float32 weight bits in the high word and its code in the low word, in
+        sorted order: 8 bytes per edge (OpenCV's take 12).
     """
 
     shape: tuple
-    weights: np.ndarray
-    codes: np.ndarray
+    edges: np.ndarray
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Non-decreasing edge weights; (E,) float32 view."""
+        return self.edges.view(np.uint32)[1 - _LOW_WORD::2].view(np.float32)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Each edge as ``4 p + d``: from raster pixel ``p = i W + j`` to its neighbour up,
+        left, down or right (``d`` = 0, 1, 2, 3); (E,) int32 view."""
+        return self.edges.view(np.int32)[_LOW_WORD::2]
 
 
 def sorted_pixel_graph(image: np.ndarray, sigma: float = 0.8) -> SortedPixelGraph:
@@ -313,9 +323,9 @@ def sorted_pixel_graph(image: np.ndarray, sigma: float = 0.8) -> SortedPixelGrap
     smoothed = smoothed.reshape(arr.shape)
     if not np.isfinite(smoothed).all():
         raise ValueError("image: expected finite values")
-    weights, codes = _build_edges(np.ascontiguousarray(smoothed))
-    std_sort(weights, codes)
-    return SortedPixelGraph(arr.shape[:2], weights, codes)
+    edges = _build_edges(np.ascontiguousarray(smoothed))
+    std_sort(edges)
+    return SortedPixelGraph(arr.shape[:2], edges)
 
 
 # --------------------------------------------------------------------------- segmentation

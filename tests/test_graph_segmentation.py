@@ -153,8 +153,9 @@ def test_std_sort_permutes_ties_as_libstdcxx(tmp_path):
     assert len(lines) == len(cases)
     for (keys, heap), line in zip(cases, lines):
         expected = np.array(line.split(), np.int64)
-        ids = np.arange(len(keys), dtype=np.int64)
-        sorted_keys = keys.copy()
-        (_heap_sort(sorted_keys, ids, 0, len(keys)) if heap else std_sort(sorted_keys, ids))
+        # the key's float32 bits in the high word, the index in the low word (as the edges)
+        items = (keys.view(np.uint32).astype(np.uint64) << np.uint64(32)) | np.arange(len(keys), dtype=np.uint64)
+        (_heap_sort(items, 0, len(keys)) if heap else std_sort(items))
+        ids = (items & np.uint64(0xFFFFFFFF)).astype(np.int64)
         assert np.array_equal(ids, expected), (len(keys), heap)
-        assert np.array_equal(sorted_keys, np.sort(keys))
+        assert np.array_equal((items >> np.uint64(32)).astype(np.uint32).view(np.float32), np.sort(keys))
