@@ -127,21 +127,22 @@ n_jobs = 1
 
 
 def test_run_end_to_end_and_resume_computes_nothing_twice(tmp_path, monkeypatch, capsys):
-    from baselines import pipeline
+    from baselines import classification, pipeline
 
-    calls = {"sample": 0, "encode": 0}
-    for name in calls:
-        original = getattr(pipeline.ImagePipeline, name)
+    calls = {"sample": 0, "encode": 0, "fit": 0}
+    for owner, name in ((pipeline.ImagePipeline, "sample"), (pipeline.ImagePipeline, "encode"),
+                        (classification.LinearSVMClassifier, "fit")):
+        original = getattr(owner, name)
 
         def counted(self, *args, _original=original, _name=name, **kwargs):
             calls[_name] += 1
             return _original(self, *args, **kwargs)
 
-        monkeypatch.setattr(pipeline.ImagePipeline, name, counted)
+        monkeypatch.setattr(owner, name, counted)
     cfg = _write(tmp_path, TINY + f'cache = "{tmp_path / "cache"}"\n')
     argv = ["run", str(cfg), "--data", str(DEMO), "--output", str(tmp_path / "runs"), "--quiet"]
     assert main(argv) == 0
-    assert calls == {"sample": 30, "encode": 60}
+    assert calls == {"sample": 30, "encode": 60, "fit": 1}
     out = tmp_path / "runs" / "tiny"
     metrics = json.loads((out / "metrics.json").read_text())
     split = metrics["variants"][0]["splits"][0]
@@ -157,16 +158,26 @@ def test_run_end_to_end_and_resume_computes_nothing_twice(tmp_path, monkeypatch,
     assert "mean per-class accuracy" in report and f"{split['accuracy']:.4f}" in report
     printed = capsys.readouterr().out
     assert "tiny: 3 classes, 1 split(s)" in printed and "top-5 err" in printed
-    # a second run finds everything in the cache
+    submission = (out / "split_0" / "submission.txt").read_bytes()
+    # a second run finds everything in the cache, the trained SVMs included
+    (out / "split_0" / "submission.txt").unlink()
     assert main(argv) == 0
-    assert calls == {"sample": 30, "encode": 60}
-    assert json.loads((out / "metrics.json").read_text())["variants"][0]["splits"][0]["accuracy"] == split["accuracy"]
-    # an interrupted run (some entries missing) recomputes exactly those
+    assert calls == {"sample": 30, "encode": 60, "fit": 1}
+    again = json.loads((out / "metrics.json").read_text())["variants"][0]["splits"][0]
+    assert (again["accuracy"], again["top_k_error"], again["C"]) == (split["accuracy"], split["top_k_error"], split["C"])
+    assert again["classifier"] == split["classifier"]
+    assert (out / "split_0" / "submission.txt").read_bytes() == submission
+    # an interrupted run (some entries missing) recomputes exactly those; the same signatures
+    # give the same classifier
     entries = sorted((tmp_path / "cache" / "codes").rglob("*.npz"))
     for entry in entries[:4]:
         entry.unlink()
     assert main(argv) == 0
-    assert calls == {"sample": 30, "encode": 64}
+    assert calls == {"sample": 30, "encode": 64, "fit": 1}
+    # other classifier settings train again
+    cfg.write_text(cfg.read_text().replace("C = [1.0]", "C = [10.0]"))
+    assert main(argv) == 0
+    assert calls == {"sample": 30, "encode": 64, "fit": 2}
 
 
 def test_run_reports_unreadable_images_and_goes_on(tmp_path):

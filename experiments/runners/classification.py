@@ -18,6 +18,7 @@ Markdown report beside the published number, and plots.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -139,9 +140,19 @@ def _in_memory(cfg, pipeline, split, digests, cache, progress):
     keep_test = [i for i in range(len(test)) if codes[len(train) + i] is not None]
     if not keep_train:
         raise InputError("no training image could be encoded")
+    y_train = np.array([train[i].label for i in keep_train])
+    key = _classifier_key(cfg, pipeline, split.seed, [digests[i] for i in keep_train], y_train,
+                          [digests[len(train) + i] for i in keep_test])
+    found = cache.get(CLASSIFIER_NAMESPACE, key)
+    if found is not None:
+        log.info("linear SVMs of split %d: trained before (cache), reused", split.seed)
+        info = json.loads(str(found["info"]))
+        info["validation_scores"] = {float(c): v for c, v in info["validation_scores"]}
+        coef, intercept = (found["coef"], found["intercept"]) if "coef" in found else (None, None)
+        return (_top(found["scores"], found["classes"]), keep_train, keep_test, failed, info,
+                (coef, intercept, found["classes"]))
     fmap = feature_map_of(cfg.classifier.feature_map)
     x_train = _mapped(fmap, np.stack([codes[i]["code"] for i in keep_train]))
-    y_train = np.array([train[i].label for i in keep_train])
     c = cfg.classifier
     clf = LinearSVMClassifier(C=tuple(c.C), solver=c.solver, validation_fraction=c.validation_fraction,
                               random_state=split.seed)
@@ -161,7 +172,27 @@ def _in_memory(cfg, pipeline, split, digests, cache, progress):
     info = {"kind": "linear SVM, one-vs-rest", "solver": c.solver, "C_candidates": list(c.C), "C": clf.C_,
             "validation_scores": clf.validation_scores_, "feature_map": c.feature_map,
             "classes": int(len(clf.classes_))}
+    weights = {} if coef is None else {"coef": coef, "intercept": intercept}
+    stored_info = {**info, "validation_scores": [[float(k), float(v)] for k, v in info["validation_scores"].items()]}
+    cache.put(CLASSIFIER_NAMESPACE, key, scores=scores, classes=np.asarray(clf.classes_),
+              info=np.array(json.dumps(stored_info, default=float)), **weights)
     return _top(scores, clf.classes_), keep_train, keep_test, failed, info, (coef, intercept, clf.classes_)
+
+
+CLASSIFIER_NAMESPACE = "classifiers"
+"""Content-cache namespace of trained classifiers and their test scores (:func:`_classifier_key`)."""
+
+
+def _classifier_key(cfg, pipeline, seed: int, train_digests, train_labels, test_digests) -> str:
+    """What decides a split's classifier and its test scores: the fitted pipeline (its
+    signatures), the ``[classifier]`` settings, the seed (the validation part), the training
+    images in order with their labels, the test images in order, the code of the signatures
+    and of the SVMs, and the library versions.  A resumed run reuses a split it finished
+    (the SVMs of 6,000 signatures of 100,000 dimensions take tens of minutes)."""
+    payload = json.dumps([pipeline.fingerprint(), code_version(*FEATURE_CODE, "baselines.classification"),
+                          cfg.section_hash("classifier"), seed, list(train_digests),
+                          np.asarray(train_labels).tolist(), list(test_digests), library_versions()])
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def _top(scores: np.ndarray, classes: np.ndarray, k: int = 5) -> np.ndarray:
@@ -290,8 +321,6 @@ def _streamed(cfg, pipeline, split, digests, progress):
 
 def file_digest_of_keys(keys) -> str:
     """SHA-256 (16 hex digits) of a sorted list of content keys: names the image set of a store."""
-    import hashlib
-
     return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
 
 
