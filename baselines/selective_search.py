@@ -40,6 +40,12 @@ best rank: a box proposed by several strategies is more likely to rank high, and
 coherent regions come first.  The order is reproducible (same image, same seed, same
 boxes in the same order) and a top-N cut keeps the paper's mix of scales.
 
+A hierarchy may instead be ranked from the bottom, as OpenCV's ``ximgproc`` ranks all of
+its hierarchies: a region's *level* is 1 for an initial region and one more than the
+higher of its two parts for a merged one, and ``v = RND * level``, so that the initial
+regions and the first merges come first.  Configurations choose it per grid (the fifth
+element of an ``extra`` grid, ``"level"``); the paper's modes use positions only.
+
 Two optional steps (used by the ``fast`` mode, off in the paper's modes):
 
 - *votes* (``vote_exponent`` gamma > 0): a box that several hierarchies find is more likely
@@ -70,7 +76,10 @@ C+T+S+F, T+S+F, F and S (80 hierarchies).  All three rank as the paper does.
 strategies C+T+S+F and T+S+F, on the k = 200 segmentation also the Quality mode's
 fill-only and size-only strategies F and S, and C+T+S+F on a coarse segmentation at
 k = 300 with a minimum region size of 100 pixels (OpenCV's preset's own; 18 hierarchies
-on 8 segmentations); ranked with votes (gamma = 1, near votes above IoU 0.9),
+on 8 segmentations).  The coarse hierarchies are ranked from the bottom (by level, as
+OpenCV ranks), the others from the top (by position, as the paper ranks), so that the
+first boxes hold both whole objects and the small objects of a small photograph, whose
+regions OpenCV's ranking puts first; all are ranked with votes (gamma = 1, near votes above IoU 0.9),
 near-duplicate suppression above IoU 0.98 and soft suppression above IoU 0.8 (values
 times 3).  The coarse segmentations and the F and S groupings add the large boxes that
 the paper's Fast mode lacks on object-centred photographs (the k = 300 one the boxes
@@ -102,6 +111,9 @@ STRATEGIES = {"C+T+S+F": (1.0, 1.0, 1.0, 1.0), "T+S+F": (0.0, 1.0, 1.0, 1.0), "F
 
 COLOR_SPACES = ("rgb", "hsv", "lab", "rgI", "H", "I")
 
+RANK_ORDERS = ("position", "level")
+"""How a hierarchy's regions are ranked: from the top (the paper) or from the initial regions up (OpenCV)."""
+
 COLOR_BINS = 25
 TEXTURE_BINS = 10
 TEXTURE_ORIENTATIONS = 8
@@ -124,10 +136,13 @@ class SelectiveSearchConfig:
         Gaussian smoothing before the graph segmentation.
     min_size : int or None
         Minimum initial region size; ``None`` uses ``k``.
-    extra : tuple of (color_spaces, ks, strategies) or (color_spaces, ks, strategies, min_size)
+    extra : tuple of (color_spaces, ks, strategies[, min_size[, order]])
         Further grids of hierarchies after the main one (a hierarchy already listed is not
         repeated); a segmentation that several strategies group is computed once.  A grid's
-        own ``min_size`` replaces the config's for its segmentations.
+        own ``min_size`` (``None``: the config's) replaces the config's for its
+        segmentations; its ``order`` is ``"position"`` (the default: ranked from the top,
+        as the paper ranks) or ``"level"`` (from the initial regions up, as OpenCV ranks;
+        see "Ranking" in the module docstring).
     vote_exponent : float
         ``gamma`` of the ranking's votes (see "Ranking" in the module docstring); 0 is the
         paper's ranking.
@@ -157,9 +172,12 @@ class SelectiveSearchConfig:
 
     def __post_init__(self):
         for grid in self.extra:
-            if len(grid) not in (3, 4):
-                raise ValueError(f"extra: expected (color_spaces, ks, strategies[, min_size]) grids, got {grid!r}")
-        for spaces, ks, strategies, min_size in self._grids():
+            if len(grid) not in (3, 4, 5):
+                raise ValueError(f"extra: expected (color_spaces, ks, strategies[, min_size[, order]]) grids, "
+                                 f"got {grid!r}")
+        for spaces, ks, strategies, min_size, order in self._grids():
+            if order not in RANK_ORDERS:
+                raise ValueError(f"extra: a grid's order must be one of {RANK_ORDERS}, got {order!r}")
             if min_size is not None and not (isinstance(min_size, (int, float, np.integer)) and min_size >= 1
                                              and float(min_size).is_integer()):
                 raise ValueError(f"min_size: expected a positive whole number of pixels or None, got {min_size!r}")
@@ -184,20 +202,34 @@ class SelectiveSearchConfig:
                 raise ValueError(f"{name}: expected a value in (0, 1], got {getattr(self, name)}")
 
     def _grids(self) -> list:
-        """``(color_spaces, ks, strategies, min_size)`` of the main grid and of each ``extra`` grid."""
-        grids = [(self.color_spaces, self.ks, self.strategies, self.min_size)]
-        return grids + [tuple(grid) if len(grid) == 4 else (*grid, self.min_size) for grid in self.extra]
+        """``(color_spaces, ks, strategies, min_size, order)`` of the main grid and of each ``extra`` grid."""
+        grids = [(self.color_spaces, self.ks, self.strategies, self.min_size, "position")]
+        for spaces, ks, strategies, *rest in self.extra:
+            min_size = rest[0] if rest and rest[0] is not None else self.min_size
+            grids.append((spaces, ks, strategies, min_size, rest[1] if len(rest) > 1 else "position"))
+        return grids
+
+    def _hierarchy_orders(self) -> dict:
+        """``(color_space, k, strategy, min_size) -> order`` of every hierarchy, in ranking
+        order (``min_size`` resolved: ``k`` where the grid leaves it ``None``; a hierarchy
+        listed twice keeps its first grid's order)."""
+        orders = {}
+        for spaces, ks, strategies, min_size, order in self._grids():
+            for space, k, name in itertools.product(spaces, ks, strategies):
+                orders.setdefault((space, k, name, int(k if min_size is None else min_size)), order)
+        return orders
 
     @property
     def hierarchy_keys(self) -> list:
         """``(color_space, k, strategy, min_size)`` of every hierarchy in ranking order: the main
         grid, then ``extra`` (``min_size`` resolved: ``k`` where the grid leaves it ``None``)."""
-        keys = []
-        for spaces, ks, strategies, min_size in self._grids():
-            keys.extend(key for key in ((space, k, name, int(k if min_size is None else min_size))
-                                        for space, k, name in itertools.product(spaces, ks, strategies))
-                        if key not in keys)
-        return keys
+        return list(self._hierarchy_orders())
+
+    @property
+    def ranked_by_level(self) -> list:
+        """For each hierarchy of :attr:`hierarchy_keys`, whether it is ranked by level (from
+        the initial regions up) rather than by position (from the top)."""
+        return [order == "level" for order in self._hierarchy_orders().values()]
 
     @property
     def n_hierarchies(self) -> int:
@@ -209,7 +241,7 @@ MODES = {
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
     "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
                                   extra=((("hsv", "lab"), (200,), ("F", "S")),
-                                         (("hsv", "lab"), (300,), ("C+T+S+F",), 100)), vote_exponent=1.0,
+                                         (("hsv", "lab"), (300,), ("C+T+S+F",), 100, "level")), vote_exponent=1.0,
                                   vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),
@@ -387,6 +419,16 @@ class Hierarchy:
         """Position of each region counted from the top (1 = last created); (len(boxes),) int64."""
         return np.arange(len(self.boxes), 0, -1, dtype=np.int64)
 
+    @property
+    def levels(self) -> np.ndarray:
+        """Height of each region above the initial regions, as OpenCV's ``ximgproc`` counts it:
+        1 for an initial region, ``max(level(a), level(b)) + 1`` for the merge of ``a`` and
+        ``b``; (len(boxes),) int64."""
+        levels = [1] * len(self.boxes)
+        for t, (a, b) in enumerate(self.parents.tolist(), start=self.n_initial):
+            levels[t] = max(levels[a], levels[b]) + 1
+        return np.array(levels, np.int64)
+
 
 def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.ndarray, edges: np.ndarray,
                           image_size: int, *, size_weight: float = 1.0, fill_weight: float = 1.0) -> Hierarchy:
@@ -552,7 +594,7 @@ def selective_search_hierarchies(image, config: SelectiveSearchConfig = MODES["f
 
 def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, vote_overlap: float = 1.0,
                      suppress_overlap: float = 1.0, demote_overlap: float = 1.0,
-                     demote_factor: float = 1.0) -> np.ndarray:
+                     demote_factor: float = 1.0, by_level=None) -> np.ndarray:
     """Merge hierarchies into one de-duplicated, ranked list of boxes (see "Ranking" above).
 
     Parameters
@@ -571,6 +613,10 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, 
         Soft suppression: the boxes that greedy suppression at ``demote_overlap`` would
         drop have their (best) value multiplied by ``demote_factor`` and the list is
         sorted again (``demote_factor`` 1: off).
+    by_level : sequence of bool or None
+        For each hierarchy, whether its values are ``RND * level`` (OpenCV's ranking, from
+        the initial regions up) rather than ``RND * position`` (the paper's, from the top);
+        None: positions everywhere.
 
     Returns
     -------
@@ -579,9 +625,13 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, 
     """
     if not hierarchies:
         return np.zeros((0, 4), np.float64)
+    by_level = [False] * len(hierarchies) if by_level is None else [bool(b) for b in by_level]
+    if len(by_level) != len(hierarchies):
+        raise ValueError(f"by_level: expected one flag per hierarchy ({len(hierarchies)}), got {len(by_level)}")
     rng = np.random.default_rng(seed)
     boxes = np.concatenate([h.boxes for h in hierarchies])
-    values = np.concatenate([rng.random(len(h.boxes)) * h.positions for h in hierarchies])
+    values = np.concatenate([rng.random(len(h.boxes)) * (h.levels if level else h.positions)
+                             for h, level in zip(hierarchies, by_level)])
     if vote_exponent:
         box_id = _box_ids(boxes)
         votes, near_votes = hierarchy_votes(boxes, box_id, [len(h.boxes) for h in hierarchies], vote_overlap)
@@ -768,4 +818,4 @@ def selective_search(image, mode: str | SelectiveSearchConfig = "fast", *, seed:
     return rank_hierarchies([h for _, h in selective_search_hierarchies(image, config)], seed=seed,
                             vote_exponent=config.vote_exponent, vote_overlap=config.vote_overlap,
                             suppress_overlap=config.suppress_overlap, demote_overlap=config.demote_overlap,
-                            demote_factor=config.demote_factor)
+                            demote_factor=config.demote_factor, by_level=config.ranked_by_level)
