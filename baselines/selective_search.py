@@ -76,12 +76,13 @@ C+T+S+F, T+S+F, F and S (80 hierarchies).  All three rank as the paper does.
 strategies C+T+S+F and T+S+F, on the k = 200 segmentation also the Quality mode's
 fill-only and size-only strategies F and S, and C+T+S+F on a coarse segmentation at
 k = 300 with a minimum region size of 100 pixels (OpenCV's preset's own; 18 hierarchies
-on 8 segmentations).  The coarse hierarchies are ranked from the bottom (by level, as
-OpenCV ranks), the others from the top (by position, as the paper ranks), so that the
-first boxes hold both whole objects and the small objects of a small photograph, whose
-regions OpenCV's ranking puts first; all are ranked with votes (gamma = 1, near votes above IoU 0.9),
-near-duplicate suppression above IoU 0.98 and soft suppression above IoU 0.8 (values
-times 3).  The coarse segmentations and the F and S groupings add the large boxes that
+on 8 segmentations).  The two k = 300 hierarchies are ranked from the bottom (by level,
+as OpenCV ranks), the others from the top (by position, as the paper ranks), so that the
+first boxes hold both whole objects and the small objects of a small photograph (at
+227 px, the size of ImageNet's photographs in AlexNet-era pipelines, OpenCV's ranking,
+small regions first, is at its strongest).  All are ranked with votes (gamma = 1, near
+votes above IoU 0.9), near-duplicate suppression above IoU 0.98 and soft suppression
+above IoU 0.8 (values times 3).  The coarse segmentations and the F and S groupings add the large boxes that
 the paper's Fast mode lacks on object-centred photographs (the k = 300 one the boxes
 that fit a whole object tightly once the finer groupings have merged it with its
 surroundings); the votes put the small objects of cluttered photographs into the first
@@ -89,8 +90,10 @@ hundreds of boxes, where the paper's ranking (large regions first) has few of th
 The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`,
 :data:`~benchmarks.collages.TUNING_SETS`) against OpenCV's
 ``switchToSelectiveSearchFast`` preset (k = 150, 300, 450 with min_size 100; 12
-hierarchies, far coarser initial regions) at equal numbers of boxes; ``make bench``
-reports both on a held-out collage set and on the 195 boxed Caltech-101 images.
+hierarchies, far coarser initial regions) at equal numbers of boxes, the level ranking of
+the k = 300 hierarchies on those sets shrunk to 227 px as well; ``make bench`` reports both
+on a held-out collage set, on the same collages at 227 px and on the 195 boxed
+Caltech-101 images.
 
 Boxes are returned in the suite's canonical convention (:mod:`ilsvrc.boxes`): rows
 ``(x1, y1, x2, y2)`` of inclusive pixel coordinates, 0-based.

@@ -74,9 +74,9 @@ def photo_sets(every: int = 1) -> list:
                                  "20-120 px on 400-500 px photographs)",
                      [c.image for c in collages], [c.boxes for c in collages], [c.labels for c in collages]))
         small = [shrink_to_max_side(c.image, SMALL_SIDE) for c in collages]
-        sets.append(("collages_227", f"the same {len(collages)} collages shrunk to {SMALL_SIDE} px (objects of ~9-60 px)",
-                     small, [boxes_to_original(c.boxes, c.image.shape, s.shape) for c, s in zip(collages, small)],
-                     [c.labels for c in collages]))
+        small_boxes = [boxes_to_original(c.boxes, c.image.shape, s.shape) for c, s in zip(collages, small)]
+        sets.append(("collages_227", f"the same {len(collages)} collages shrunk to {SMALL_SIDE} px "
+                                     "(objects of ~9-60 px)", small, small_boxes, [c.labels for c in collages]))
     samples = BoxedImageDataset(ROOT / "data" / "caltech101_boxes" / "boxes.csv").samples()[::every]
     sets.append(("caltech", f"{len(samples)} boxed Caltech-101 images (~300 px, one large object each)",
                  [load_image(s.path) for s in samples], [s.boxes for s in samples], [s.labels for s in samples]))
