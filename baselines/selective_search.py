@@ -52,7 +52,8 @@ Two optional steps (used by the ``fast`` mode, off in the paper's modes):
   an object than one a single grouping happened to form.  With ``votes(b)`` the number of
   hierarchies that hold box ``b`` and ``near_votes(b)`` the number that hold ``b`` or a
   box overlapping it by IoU > ``vote_overlap``, each occurrence's value becomes
-  ``v = RND * i / (votes(b) * near_votes(b)) ** gamma``.  Exact votes lift small,
+  ``v = RND * i / (votes(b) * near_votes(b)) ** gamma`` (``RND * level`` in the numerator
+  for a hierarchy ranked by level).  Exact votes lift small,
   well-delimited objects that every segmentation isolates alike; near votes lift large
   objects whose box varies by a few pixels from one grouping to the next.
 - *near-duplicate suppression* (``suppress_overlap`` < 1): greedy non-maximum
@@ -82,11 +83,14 @@ first boxes hold both whole objects and the small objects of a small photograph 
 227 px, the size of ImageNet's photographs in AlexNet-era pipelines, OpenCV's ranking,
 small regions first, is at its strongest).  All are ranked with votes (gamma = 1, near
 votes above IoU 0.9), near-duplicate suppression above IoU 0.98 and soft suppression
-above IoU 0.8 (values times 3).  The coarse segmentations and the F and S groupings add the large boxes that
-the paper's Fast mode lacks on object-centred photographs (the k = 300 one the boxes
-that fit a whole object tightly once the finer groupings have merged it with its
-surroundings); the votes put the small objects of cluttered photographs into the first
-hundreds of boxes, where the paper's ranking (large regions first) has few of them.
+above IoU 0.8 (values times 3).  The coarse segmentations and the F and S groupings add
+the large boxes that the paper's Fast mode lacks on object-centred photographs (the
+k = 300 one the boxes that fit a whole object tightly once the finer groupings have merged
+it with its surroundings; ranked by level, they follow their hierarchies' small regions,
+so that on object-centred photographs the first hundred boxes are a little weaker than
+with positions, and than ``paper_fast``'s); the votes put the small objects of cluttered
+photographs into the first hundreds of boxes, where the paper's ranking (large regions
+first) has few of them.
 The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`,
 :data:`~benchmarks.collages.TUNING_SETS`) against OpenCV's
 ``switchToSelectiveSearchFast`` preset (k = 150, 300, 450 with min_size 100; 12
@@ -142,8 +146,8 @@ class SelectiveSearchConfig:
     extra : tuple of (color_spaces, ks, strategies[, min_size[, order]])
         Further grids of hierarchies after the main one (a hierarchy already listed is not
         repeated); a segmentation that several strategies group is computed once.  A grid's
-        own ``min_size`` (``None``: the config's) replaces the config's for its
-        segmentations; its ``order`` is ``"position"`` (the default: ranked from the top,
+        own ``min_size`` (``None``: ``k``) replaces the config's for its segmentations; its
+        ``order`` is ``"position"`` (the default: ranked from the top,
         as the paper ranks) or ``"level"`` (from the initial regions up, as OpenCV ranks;
         see "Ranking" in the module docstring).
     vote_exponent : float
@@ -208,7 +212,7 @@ class SelectiveSearchConfig:
         """``(color_spaces, ks, strategies, min_size, order)`` of the main grid and of each ``extra`` grid."""
         grids = [(self.color_spaces, self.ks, self.strategies, self.min_size, "position")]
         for spaces, ks, strategies, *rest in self.extra:
-            min_size = rest[0] if rest and rest[0] is not None else self.min_size
+            min_size = rest[0] if rest else self.min_size
             grids.append((spaces, ks, strategies, min_size, rest[1] if len(rest) > 1 else "position"))
         return grids
 

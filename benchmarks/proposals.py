@@ -1,6 +1,6 @@
 """Proposal benchmark: quality at equal budgets, time and peak memory, against OpenCV's preset.
 
-Two photo sets with their object boxes:
+Three photo sets with their object boxes:
 
 - ``collages``: the held-out collage set (:mod:`benchmarks.collages`, seed
   :data:`benchmarks.collages.EVALUATION_SEED`): real Caltech-101 objects of 20..120 px
@@ -8,7 +8,7 @@ Two photo sets with their object boxes:
   mode's settings were chosen on other collage sets (:data:`benchmarks.collages.TUNING_SETS`);
 - ``collages_227``: the same collages shrunk to a longest side of 227 px, the size of the
   ImageNet validation photographs that AlexNet-era pipelines work on (their objects become
-  9..60 px): the regime where OpenCV's ranking, small regions first, is strongest;
+  ~10..67 px): the regime where OpenCV's ranking, small regions first, is strongest;
 - ``caltech``: the 195 boxed Caltech-101 images of ``data/caltech101_boxes`` (one object
   filling most of a ~300 px photograph).
 
@@ -17,8 +17,8 @@ alternating order), so that the load of a shared machine falls on all of them al
 the time is reported as a ratio to OpenCV's ``switchToSelectiveSearchFast`` preset.
 *Equal budget* means that at each per-image budget N both methods keep their first N
 boxes in their own ranked order (OpenCV's order is the preset's ``level x rand()`` with
-the adapter's seeded generator, ours the paper's ``RND x position`` and the mode's
-suppression); "OpenCV's all" gives each image the number of boxes the preset returned
+the adapter's seeded generator, ours the mode's ``RND x position`` or ``RND x level`` per
+hierarchy, its votes and its suppression); "OpenCV's all" gives each image the number of boxes the preset returned
 for it.  Quality is recall at IoU 0.5 and 0.7, MABO and average recall
 (:mod:`ilsvrc.metrics.proposals`).  The AR-against-N curves go to ``docs/proposal_recall.png``.
 
@@ -76,7 +76,7 @@ def photo_sets(every: int = 1) -> list:
         small = [shrink_to_max_side(c.image, SMALL_SIDE) for c in collages]
         small_boxes = [boxes_to_original(c.boxes, c.image.shape, s.shape) for c, s in zip(collages, small)]
         sets.append(("collages_227", f"the same {len(collages)} collages shrunk to {SMALL_SIDE} px "
-                                     "(objects of ~9-60 px)", small, small_boxes, [c.labels for c in collages]))
+                                     "(objects of ~10-67 px)", small, small_boxes, [c.labels for c in collages]))
     samples = BoxedImageDataset(ROOT / "data" / "caltech101_boxes" / "boxes.csv").samples()[::every]
     sets.append(("caltech", f"{len(samples)} boxed Caltech-101 images (~300 px, one large object each)",
                  [load_image(s.path) for s in samples], [s.boxes for s in samples], [s.labels for s in samples]))
@@ -148,7 +148,7 @@ def _plot(curves: dict, path) -> None:
 
 
 def bench_proposals(repeats: int, every: int = 1) -> list[str]:
-    """Equal-budget quality and time against OpenCV's Fast preset on both photo sets, then peak memory."""
+    """Equal-budget quality and time against OpenCV's Fast preset on each photo set, then peak memory."""
     from ilsvrc.metrics.proposals import recall_curve
 
     rows = ["Proposals against OpenCV's switchToSelectiveSearchFast at equal budgets (each method's first N "

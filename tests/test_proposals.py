@@ -300,6 +300,20 @@ def test_vote_ranking_matches_the_oracle():
         assert np.median(area(by_level)) * 3 < np.median(area(by_position))
     with pytest.raises(ValueError, match="by_level"):
         rank_hierarchies(hierarchies, by_level=[True])
+
+
+def test_fast_mode_ranks_its_coarse_hierarchies_by_level():
+    from baselines.selective_search import MODES, rank_hierarchies, selective_search, selective_search_hierarchies
+
+    fast = MODES["fast"]
+    photo = load_image(BOXES / "images" / "dalmatian" / "image_0005.jpg")[::2, ::2]
+    hierarchies = [h for _, h in selective_search_hierarchies(photo, fast)]
+    settings = dict(vote_exponent=fast.vote_exponent, vote_overlap=fast.vote_overlap,
+                    suppress_overlap=fast.suppress_overlap, demote_overlap=fast.demote_overlap,
+                    demote_factor=fast.demote_factor)
+    got = selective_search(photo, "fast", seed=4)
+    assert np.array_equal(got, rank_hierarchies(hierarchies, seed=4, by_level=fast.ranked_by_level, **settings))
+    assert not np.array_equal(got, rank_hierarchies(hierarchies, seed=4, **settings))
     # votes move boxes that several hierarchies share ahead
     plain = rank_hierarchies(hierarchies, seed=3)
     voted = rank_hierarchies(hierarchies, seed=3, vote_exponent=1.0, vote_overlap=0.9)
@@ -348,9 +362,13 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
         == [("hsv", 300, "C+T+S+F", 100), ("lab", 300, "C+T+S+F", 100)]
     assert not any(ss.MODES["paper_fast"].ranked_by_level) and not any(ss.MODES["quality"].ranked_by_level)
     ordered = ss.SelectiveSearchConfig(("hsv",), (100,), ("S",), min_size=30,
-                                       extra=((("hsv",), (100, 200), ("S",), None, "level"),))
-    assert ordered.hierarchy_keys == [("hsv", 100, "S", 30), ("hsv", 200, "S", 30)]
-    assert ordered.ranked_by_level == [False, True]            # a hierarchy listed twice keeps its first order
+                                       extra=((("hsv",), (100, 200), ("S",), 30, "level"),
+                                              (("hsv",), (300,), ("S",), None, "level"), (("hsv",), (50,), ("S",))))
+    assert ordered.hierarchy_keys == [("hsv", 100, "S", 30), ("hsv", 200, "S", 30), ("hsv", 300, "S", 300),
+                                      ("hsv", 50, "S", 30)]
+    # a hierarchy listed twice keeps its first order; a grid without an order is ranked by position
+    assert ordered.ranked_by_level == [False, True, True, False]
+    assert both.ranked_by_level == [False, False]
     with pytest.raises(ValueError, match="order must be one of"):
         ss.SelectiveSearchConfig(extra=((("hsv",), (100,), ("S",), 100, "top"),))
     with pytest.raises(ValueError, match="strategies"):
