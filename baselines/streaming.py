@@ -37,6 +37,20 @@ on the shard contents, their order and the seed: reading a store in one piece an
 streaming it shard by shard give the same model bit for bit.  Memory is the model
 ``(D, C)`` plus ``mix`` shards and one mini-batch, whatever the number of images.
 
+Resuming
+--------
+With ``checkpoint`` (a ``.npz`` path), :meth:`fit_shards` writes its whole state after
+every epoch (weights, running sums of the average, step count, the generator's state, the
+rows carried into the next epoch, the history), atomically: a temporary file renamed over
+the last one.  A later call with the same settings, classes, shard count and class counts
+starts from the epoch after the one saved, and ends with the model an uninterrupted run
+gives, bit for bit; a call after the last epoch trains nothing.  A checkpoint of other
+settings is ignored (and replaced).  What the shards hold is not part of the check: the
+caller names the file after its data (the classification runner uses the feature
+store's name, which covers the images, the pipeline and the code).  Size: twice the
+model, float32 weights and float64 sums (ILSVRC's 1,000 classes x 262,144 dimensions:
+3 GB), written once an epoch.
+
 Progress
 --------
 With ``verbose``, every epoch logs (``logging``, INFO) its mean training hinge loss, the
@@ -45,7 +59,10 @@ error on the held-out rows given as ``validation``, its duration and the time le
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -116,7 +133,8 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"class_counts: expected {n_classes} positive counts (one per class), got {counts}")
         return ((counts.sum() - counts) / counts).astype(np.float32)
 
-    def fit_shards(self, shards, classes, *, class_counts=None, validation=None) -> "StreamingSGDClassifier":
+    def fit_shards(self, shards, classes, *, class_counts=None, validation=None,
+                   checkpoint=None) -> "StreamingSGDClassifier":
         """Train from ``shards``: a sequence of callables, each returning ``(X, y)`` of one shard.
 
         Parameters
@@ -128,6 +146,9 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
             Training rows per class (for ``positive_weight="balanced"``).
         validation : (X, y), optional
             Held-out rows whose error is reported after every epoch.
+        checkpoint : path-like, optional
+            ``.npz`` file of the state after each epoch; training resumes from it (see
+            "Resuming" in the module docstring).
 
         Only ``mix`` shards are in memory at a time.
         """
@@ -147,8 +168,18 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         carry_x, carry_y = None, None
         mix = max(1, int(self.mix))
         self.history_ = []
+        first_epoch = 0
+        identity = self._checkpoint_identity(len(shards), class_counts)
+        saved = self._load_checkpoint(checkpoint, identity)
+        if saved is not None:
+            first_epoch = saved["epoch"]
+            w, b, w_sum, b_sum = saved["w"], saved["b"], saved["w_sum"], saved["b_sum"]
+            t, n_avg, carry_x, carry_y = saved["t"], saved["n_avg"], saved["carry_x"], saved["carry_y"]
+            rng.bit_generator.state = saved["rng"]
+            self.history_ = saved["history"]
+            log.info("SGD: resumed after epoch %d of %d from %s", first_epoch, self.epochs, checkpoint)
         started = time.perf_counter()
-        for epoch in range(self.epochs):
+        for epoch in range(first_epoch, self.epochs):
             epoch_start = time.perf_counter()
             loss_sum, loss_n = 0.0, 0
             order = rng.permutation(len(shards))
@@ -179,7 +210,11 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
                 carry_x, carry_y = (x[n_full:], y[n_full:]) if n_full < len(x) else (None, None)
             if w is not None:
                 self._epoch_done(epoch, w, b, w_sum, b_sum, n_avg, loss_sum / max(loss_n, 1), validation,
-                                 time.perf_counter() - epoch_start, time.perf_counter() - started)
+                                 time.perf_counter() - epoch_start, time.perf_counter() - started,
+                                 epoch - first_epoch)
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, identity, epoch + 1, w, b, w_sum, b_sum, t, n_avg, carry_x,
+                                     carry_y, rng.bit_generator.state, self.history_)
         if carry_x is not None and len(carry_x):
             t += 1
             self._step(w, b, carry_x, carry_y, index, t)
@@ -196,7 +231,35 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         self.n_steps_ = t
         return self
 
-    def _epoch_done(self, epoch, w, b, w_sum, b_sum, n_avg, loss, validation, seconds, elapsed):
+    def _checkpoint_identity(self, n_shards: int, class_counts) -> str:
+        """What a checkpoint must have been written with to be resumed: the settings (not
+        ``verbose``), the classes, the shard count and the class counts."""
+        params = {k: v for k, v in self.get_params().items() if k != "verbose"}
+        counts = None if class_counts is None else np.asarray(class_counts).tolist()
+        return json.dumps({"params": params, "classes": self.classes_.tolist(), "n_shards": int(n_shards),
+                           "class_counts": counts}, sort_keys=True, default=str)
+
+    @staticmethod
+    def _load_checkpoint(path, identity: str):
+        """The state saved in ``path`` if it was written with ``identity``; else None."""
+        if path is None or not Path(path).exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["identity"]) != identity:
+                    log.info("SGD: %s was written with other settings or data; starting afresh", path)
+                    return None
+                has_carry = bool(z["has_carry"])
+                return {"epoch": int(z["epoch"]), "w": z["w"].copy(), "b": z["b"].copy(),
+                        "w_sum": z["w_sum"].copy(), "b_sum": z["b_sum"].copy(), "t": int(z["t"]),
+                        "n_avg": int(z["n_avg"]), "carry_x": z["carry_x"].copy() if has_carry else None,
+                        "carry_y": z["carry_y"].copy() if has_carry else None,
+                        "rng": json.loads(str(z["rng"])), "history": json.loads(str(z["history"]))}
+        except (OSError, KeyError, ValueError) as exc:            # a damaged file: train again
+            log.warning("SGD: checkpoint %s unreadable (%s); starting afresh", path, exc)
+            return None
+
+    def _epoch_done(self, epoch, w, b, w_sum, b_sum, n_avg, loss, validation, seconds, elapsed, done_before=0):
         entry = {"epoch": epoch + 1, "loss": float(loss), "seconds": round(seconds, 2)}
         if validation is not None and len(validation[1]):
             if self.average and n_avg:
@@ -210,7 +273,7 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
             entry["val_top5"] = float(np.mean(~(top == truth).any(axis=1)))
         self.history_.append(entry)
         if self.verbose:
-            left = elapsed / (epoch + 1) * (self.epochs - epoch - 1)
+            left = elapsed / (done_before + 1) * (self.epochs - epoch - 1)
             held = (f", held-out top-1 / top-5 error {entry['val_top1']:.3f} / {entry['val_top5']:.3f}"
                     if "val_top1" in entry else "")
             log.info("SGD epoch %d/%d: hinge loss %.4f%s (%.1f s; about %.0f s left)", epoch + 1, self.epochs,
@@ -255,3 +318,19 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         """Indices into ``classes_`` of the k best classes per row, best first."""
         scores = self.decision_function(X)
         return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def _save_checkpoint(path, identity: str, epoch: int, w, b, w_sum, b_sum, t: int, n_avg: int, carry_x, carry_y,
+                     rng_state: dict, history: list) -> None:
+    """Write the state after ``epoch`` epochs to ``path`` atomically (a temporary file, renamed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    has_carry = carry_x is not None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, identity=np.array(identity), epoch=np.array(epoch), w=w, b=b, w_sum=w_sum, b_sum=b_sum,
+                 t=np.array(t), n_avg=np.array(n_avg), has_carry=np.array(has_carry),
+                 carry_x=carry_x if has_carry else np.zeros((0, w.shape[0]), np.float32),
+                 carry_y=carry_y if has_carry else np.zeros(0, np.int64),
+                 rng=np.array(json.dumps(rng_state)), history=np.array(json.dumps(history)))
+    os.replace(tmp, path)

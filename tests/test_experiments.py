@@ -242,10 +242,20 @@ def test_sweep_runs_every_value_and_plots_it(tmp_path):
     assert imread(out / "sweep.png")[..., :3].std() > 0.05
 
 
-def test_store_backed_run_streams_and_resumes(tmp_path):
+def test_store_backed_run_streams_and_resumes(tmp_path, monkeypatch):
     """run.store: signatures go to feature stores, streaming SGD trains from their shards, and a
-    second run computes nothing (the stores hold every image)."""
+    second run computes nothing (the stores hold every image, the SGD's checkpoint its last epoch)."""
+    from baselines.streaming import StreamingSGDClassifier
     from experiments.scale.store import open_store
+
+    steps = {"n": 0}
+    step = StreamingSGDClassifier._step
+
+    def counted(self, *args):
+        steps["n"] += 1
+        return step(self, *args)
+
+    monkeypatch.setattr(StreamingSGDClassifier, "_step", counted)
 
     text = TINY.replace("[classifier]\n", "[classifier]\nalpha = 1e-3\nepochs = 20\nvalidation_images = 2\n") + (
         f'cache = "{tmp_path / "cache"}"\nstore = "float16"\nstore_dir = "{tmp_path / "store"}"\nshard_size = 8\n')
@@ -261,10 +271,14 @@ def test_store_backed_run_streams_and_resumes(tmp_path):
     assert sorted(len(s) for s in stores) == [30, 30] and all(s.verify() == [] for s in stores)
     assert all(len(s.shards) == 4 for s in stores)              # 8 images per shard
     mtimes = sorted(p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("shard-*.npz"))
+    # 29 rows x 20 epochs in one stream of mini-batches of 64, and the rest as a last step
+    assert steps["n"] == 29 * 20 // 64 + 1 and len(list((tmp_path / "cache" / "sgd").glob("*.npz"))) == 1
+    steps["n"] = 0
     assert main(argv) == 0
     assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("shard-*.npz")) == mtimes
+    assert steps["n"] == 1                     # no epoch again: only the last, partial mini-batch
     again = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())["variants"][0]["splits"][0]
-    assert again["accuracy"] == split["accuracy"]
+    assert again["accuracy"] == split["accuracy"] and again["classifier"]["history"] == history
 
 
 def test_config_defaults_and_choices_come_from_the_estimators():

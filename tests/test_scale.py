@@ -291,6 +291,57 @@ def test_streamed_and_in_memory_training_agree_bit_for_bit(tmp_path):
     assert (streamed.predict(rows) == labels).mean() > 0.9
 
 
+def test_streamed_training_resumes_from_its_checkpoint_to_the_same_model_bit_for_bit(tmp_path):
+    store = _synthetic_store(tmp_path / "store", 1800, shard_size=300)
+    loaders = store.shard_loaders()
+    counts = np.bincount(store.read_all()[1])
+    settings = dict(alpha=1e-3, epochs=4, average_from=1, mix=2)
+    whole = StreamingSGDClassifier(**settings).fit_shards(loaders, np.arange(8), class_counts=counts)
+
+    # an interruption in the third epoch: the first two epochs are on disk
+    reads = {"n": 0}
+
+    def failing(load):
+        def read():
+            reads["n"] += 1
+            if reads["n"] > 2 * len(loaders) + 1:
+                raise KeyboardInterrupt
+            return load()
+        return read
+
+    path = tmp_path / "sgd" / "split.npz"
+    with pytest.raises(KeyboardInterrupt):
+        StreamingSGDClassifier(**settings).fit_shards([failing(f) for f in loaders], np.arange(8),
+                                                      class_counts=counts, checkpoint=path)
+    with np.load(path) as z:
+        assert int(z["epoch"]) == 2 and bool(z["has_carry"])        # 1,800 rows are not whole batches of 64
+    reads["n"] = 0
+    resumed = StreamingSGDClassifier(**settings).fit_shards([failing(f) for f in loaders], np.arange(8),
+                                                            class_counts=counts, checkpoint=path)
+    assert reads["n"] == 2 * len(loaders)                          # only the last two epochs were read
+    assert resumed.coef_.tobytes() == whole.coef_.tobytes()
+    assert resumed.intercept_.tobytes() == whole.intercept_.tobytes()
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]
+    assert [h["loss"] for h in resumed.history_] == [h["loss"] for h in whole.history_]
+
+    # after the last epoch nothing is read again; other settings start afresh and replace the file
+    reads["n"] = 0
+    again = StreamingSGDClassifier(**settings).fit_shards([failing(f) for f in loaders], np.arange(8),
+                                                          class_counts=counts, checkpoint=path)
+    assert reads["n"] == 0 and again.coef_.tobytes() == whole.coef_.tobytes()
+    other = StreamingSGDClassifier(**{**settings, "alpha": 2e-3}).fit_shards(loaders, np.arange(8),
+                                                                            class_counts=counts, checkpoint=path)
+    assert other.coef_.tobytes() != whole.coef_.tobytes()
+    assert other.coef_.tobytes() == StreamingSGDClassifier(**{**settings, "alpha": 2e-3}).fit_shards(
+        loaders, np.arange(8), class_counts=counts).coef_.tobytes()
+    with np.load(path) as z:
+        assert '"alpha": 0.002' in str(z["identity"])
+    assert not list(path.parent.glob(".*.tmp"))                    # every write was renamed into place
+    path.write_bytes(b"not an npz")                                # a damaged checkpoint: trained again
+    assert StreamingSGDClassifier(**settings).fit_shards(loaders, np.arange(8), class_counts=counts,
+                                                         checkpoint=path).coef_.tobytes() == whole.coef_.tobytes()
+
+
 def test_streamed_training_memory_does_not_grow_with_the_image_count(tmp_path):
     peaks = {}
     for n in (2000, 8000):

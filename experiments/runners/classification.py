@@ -282,7 +282,8 @@ def _streamed(cfg, pipeline, split, digests, progress):
                                      random_state=split.seed)
         with phase(f"streaming SGD ({len(classes)} classes, {int(counts.sum())} images in {len(shards)} shards, "
                    f"{c.epochs} epochs)"):
-            clf.fit_shards(shards, classes, class_counts=np.maximum(counts, 1), validation=validation)
+            clf.fit_shards(shards, classes, class_counts=np.maximum(counts, 1), validation=validation,
+                           checkpoint=_sgd_checkpoint(cfg, train_store))
         k = min(5, len(classes))
         top5 = np.zeros((len(split.test), k), np.int64)
         found = np.zeros(len(split.test), bool)
@@ -317,6 +318,16 @@ def _streamed(cfg, pipeline, split, digests, progress):
     finally:
         for store in stores.values():
             store.close()
+
+
+def _sgd_checkpoint(cfg, train_store) -> Path:
+    """Where the streaming SGD of a split saves its state after every epoch: named by the
+    training store (the images, the pipeline, the signature code and the seed), the
+    ``[classifier]`` settings and the SGD's code, so that an interrupted run resumes at its
+    last finished epoch and a finished split is not trained again."""
+    key = hashlib.sha256(json.dumps([train_store.dir.name, cfg.section_hash("classifier"),
+                                     code_version("baselines.streaming")]).encode()).hexdigest()[:32]
+    return Path(cfg.run.cache) / "sgd" / f"{key}.npz"
 
 
 def file_digest_of_keys(keys) -> str:
