@@ -61,11 +61,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ilsvrc.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -322,15 +323,14 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
 
 def _save_checkpoint(path, identity: str, epoch: int, w, b, w_sum, b_sum, t: int, n_avg: int, carry_x, carry_y,
                      rng_state: dict, history: list) -> None:
-    """Write the state after ``epoch`` epochs to ``path`` atomically (a temporary file, renamed)."""
+    """Write the state after ``epoch`` epochs to ``path`` atomically (a temporary file, renamed;
+    a failed write leaves the last checkpoint and raises ``OSError`` naming ``path``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     has_carry = carry_x is not None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, identity=np.array(identity), epoch=np.array(epoch), w=w, b=b, w_sum=w_sum, b_sum=b_sum,
-                 t=np.array(t), n_avg=np.array(n_avg), has_carry=np.array(has_carry),
-                 carry_x=carry_x if has_carry else np.zeros((0, w.shape[0]), np.float32),
-                 carry_y=carry_y if has_carry else np.zeros(0, np.int64),
-                 rng=np.array(json.dumps(rng_state)), history=np.array(json.dumps(history)))
-    os.replace(tmp, path)
+    arrays = dict(identity=np.array(identity), epoch=np.array(epoch), w=w, b=b, w_sum=w_sum, b_sum=b_sum,
+                  t=np.array(t), n_avg=np.array(n_avg), has_carry=np.array(has_carry),
+                  carry_x=carry_x if has_carry else np.zeros((0, w.shape[0]), np.float32),
+                  carry_y=carry_y if has_carry else np.zeros(0, np.int64),
+                  rng=np.array(json.dumps(rng_state)), history=np.array(json.dumps(history)))
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))

@@ -7,13 +7,15 @@ import os
 import tempfile
 
 
-def atomic_write(path, data: str | bytes, *, sync: bool = False) -> None:
+def atomic_write(path, data, *, sync: bool = False) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it into place.
 
-    A reader never sees a partial file, and a failed write leaves no temporary file.
-    Text is written with ``\\n`` line endings.  With ``sync`` the data reach the disk
-    before the rename (caches and stores that must survive a crash).  A failing write (a
-    full disk, a missing permission) raises ``OSError`` naming ``path``.
+    ``data`` is ``str``, ``bytes``, or a callable that writes to the binary file handle it is
+    given (large arrays streamed without a copy in memory).  A reader never sees a partial
+    file, and a failed write leaves no temporary file.  Text is written with ``\\n`` line
+    endings.  With ``sync`` the data reach the disk before the rename (caches and stores
+    that must survive a crash).  A failing write (a full disk, a missing permission) raises
+    ``OSError`` naming ``path``.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -22,9 +24,12 @@ def atomic_write(path, data: str | bytes, *, sync: bool = False) -> None:
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write: {exc.strerror}", path) from None
     try:
-        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w",
-                       **({} if isinstance(data, bytes) else {"newline": "\n"})) as handle:
-            handle.write(data)
+        text = isinstance(data, str)
+        with os.fdopen(fd, "w" if text else "wb", **({"newline": "\n"} if text else {})) as handle:
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
             if sync:
                 handle.flush()
                 os.fsync(handle.fileno())

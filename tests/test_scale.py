@@ -291,7 +291,7 @@ def test_streamed_and_in_memory_training_agree_bit_for_bit(tmp_path):
     assert (streamed.predict(rows) == labels).mean() > 0.9
 
 
-def test_streamed_training_resumes_from_its_checkpoint_to_the_same_model_bit_for_bit(tmp_path):
+def test_streamed_training_resumes_from_its_checkpoint_to_the_same_model_bit_for_bit(tmp_path, monkeypatch):
     store = _synthetic_store(tmp_path / "store", 1800, shard_size=300)
     loaders = store.shard_loaders()
     counts = np.bincount(store.read_all()[1])
@@ -336,7 +336,18 @@ def test_streamed_training_resumes_from_its_checkpoint_to_the_same_model_bit_for
         loaders, np.arange(8), class_counts=counts).coef_.tobytes()
     with np.load(path) as z:
         assert '"alpha": 0.002' in str(z["identity"])
-    assert not list(path.parent.glob(".*.tmp"))                    # every write was renamed into place
+    assert sorted(p.name for p in path.parent.iterdir()) == ["split.npz"]     # every write renamed into place
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    kept = path.read_bytes()
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left on device.*split.npz"):
+        StreamingSGDClassifier(**settings).fit_shards(loaders, np.arange(8), class_counts=counts,
+                                                      checkpoint=tmp_path / "sgd" / "split.npz")
+    assert path.read_bytes() == kept and sorted(p.name for p in path.parent.iterdir()) == ["split.npz"]
+    monkeypatch.undo()
     path.write_bytes(b"not an npz")                                # a damaged checkpoint: trained again
     assert StreamingSGDClassifier(**settings).fit_shards(loaders, np.arange(8), class_counts=counts,
                                                          checkpoint=path).coef_.tobytes() == whole.coef_.tobytes()
