@@ -209,15 +209,23 @@ class LinearSVMClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[order]
 
 
-_BLOCK_BYTES = 1 << 25
-
-
 def _dual_to_primal(dual: np.ndarray, train: np.ndarray) -> np.ndarray:
     """``dual @ train`` in float64, ``train`` (n, D) float32 converted a block of columns at a
     time (32 MB each): a float64 copy of 3,060 Fisher vectors of 327,680 dimensions would
     be 8 GB."""
     coef = np.empty((len(dual), train.shape[1]))
-    step = max(1, _BLOCK_BYTES // (8 * max(len(train), 1)))
+    step = max(1, _KERNEL_BLOCK_BYTES // (8 * max(len(train), 1)))
     for start in range(0, train.shape[1], step):
         coef[:, start:start + step] = dual @ train[:, start:start + step].astype(np.float64)
     return coef
+
+
+def linear_scores(X, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """``X @ coef.T + intercept`` in float64 (n, n_classes), ``X`` (n, D) float32 converted a
+    block of rows at a time (32 MB each) rather than all at once."""
+    X = np.asarray(X)
+    scores = np.empty((len(X), len(coef)))
+    step = max(1, _KERNEL_BLOCK_BYTES // (8 * max(X.shape[1], 1)))
+    for start in range(0, len(X), step):
+        scores[start:start + step] = X[start:start + step].astype(np.float64) @ coef.T + intercept
+    return scores

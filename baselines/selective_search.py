@@ -630,13 +630,13 @@ def rank_hierarchies(hierarchies, seed: int = 0, *, vote_exponent: float = 0.0, 
     ndarray of shape (m, 4), float64
         Unique boxes, best first.
     """
-    if not hierarchies:
-        return np.zeros((0, 4), np.float64)
     if by_level is None:
         by_level = [False] * len(hierarchies)
-    elif isinstance(by_level, (bool, np.bool_)) or not np.iterable(by_level):
+    elif not np.iterable(by_level):
         raise TypeError(f"by_level: expected one flag per hierarchy (a sequence of {len(hierarchies)} bools) or None, "
                         f"got {by_level!r}")
+    if not hierarchies:
+        return np.zeros((0, 4), np.float64)
     by_level = [bool(b) for b in by_level]
     if len(by_level) != len(hierarchies):
         raise ValueError(f"by_level: expected one flag per hierarchy ({len(hierarchies)}), got {len(by_level)}")

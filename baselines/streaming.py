@@ -45,11 +45,12 @@ rows carried into the next epoch, the history), atomically: a temporary file ren
 the last one.  A later call with the same settings, classes, shard count and class counts
 starts from the epoch after the one saved, and ends with the model an uninterrupted run
 gives, bit for bit; a call after the last epoch trains nothing.  A checkpoint of other
-settings is ignored (and replaced).  What the shards hold is not part of the check: the
-caller names the file after its data (the classification runner uses the feature
-store's name, which covers the images, the pipeline and the code).  Size: twice the
-model, float32 weights and float64 sums (ILSVRC's 1,000 classes x 262,144 dimensions:
-3 GB), written once an epoch.
+settings, or one that cannot be read (empty, truncated, not an ``.npz``), is ignored and
+replaced.  What the shards hold is not part of the check: the caller names the file after
+its data (the classification runner uses the feature store's name and its shards' names,
+which cover the images, the pipeline and the code).  Size: 12 bytes per weight, float32
+weights and float64 sums (ILSVRC's 1,000 classes x 262,144 dimensions: 3 GB), written
+and synced to disk once an epoch; while it is written the previous one is still there.
 
 Progress
 --------
@@ -61,6 +62,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +189,8 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
             for g in range(0, len(order), mix):
                 parts = [shards[s]() for s in order[g:g + mix]]
                 head = [] if carry_x is None else [(carry_x, carry_y)]
+                _check_widths(parts, w.shape[0] if w is not None else None,
+                              f"the model resumed from {checkpoint}" if saved is not None else "the rows read before")
                 x = np.concatenate([np.asarray(p[0], np.float32) for p in head + parts])
                 y = np.concatenate([np.asarray(p[1]) for p in head + parts])
                 del parts
@@ -246,17 +250,20 @@ class StreamingSGDClassifier(ClassifierMixin, BaseEstimator):
         if path is None or not Path(path).exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as z:
+            z = np.load(path, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with z:
                 if str(z["identity"]) != identity:
                     log.info("SGD: %s was written with other settings or data; starting afresh", path)
                     return None
                 has_carry = bool(z["has_carry"])
-                return {"epoch": int(z["epoch"]), "w": z["w"].copy(), "b": z["b"].copy(),
-                        "w_sum": z["w_sum"].copy(), "b_sum": z["b_sum"].copy(), "t": int(z["t"]),
-                        "n_avg": int(z["n_avg"]), "carry_x": z["carry_x"].copy() if has_carry else None,
-                        "carry_y": z["carry_y"].copy() if has_carry else None,
+                return {"epoch": int(z["epoch"]), "w": z["w"], "b": z["b"], "w_sum": z["w_sum"],
+                        "b_sum": z["b_sum"], "t": int(z["t"]), "n_avg": int(z["n_avg"]),
+                        "carry_x": z["carry_x"] if has_carry else None,
+                        "carry_y": z["carry_y"] if has_carry else None,
                         "rng": json.loads(str(z["rng"])), "history": json.loads(str(z["history"]))}
-        except (OSError, KeyError, ValueError) as exc:            # a damaged file: train again
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:   # damaged: train again
             log.warning("SGD: checkpoint %s unreadable (%s); starting afresh", path, exc)
             return None
 
@@ -331,6 +338,21 @@ def _save_checkpoint(path, identity: str, epoch: int, w, b, w_sum, b_sum, t: int
     arrays = dict(identity=np.array(identity), epoch=np.array(epoch), w=w, b=b, w_sum=w_sum, b_sum=b_sum,
                   t=np.array(t), n_avg=np.array(n_avg), has_carry=np.array(has_carry),
                   carry_x=carry_x if has_carry else np.zeros((0, w.shape[0]), np.float32),
-                  carry_y=carry_y if has_carry else np.zeros(0, np.int64),
+                  carry_y=_plain_labels(carry_y) if has_carry else np.zeros(0, np.int64),
                   rng=np.array(json.dumps(rng_state)), history=np.array(json.dumps(history)))
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    atomic_write(path, lambda handle: np.savez(handle, **arrays), sync=True)
+
+
+def _check_widths(parts, width, source: str) -> None:
+    """Every shard's rows (n, width); ``width`` None: that of the first shard (no model yet)."""
+    shapes = [np.shape(rows) for rows, _ in parts]
+    width = shapes[0][1] if width is None and len(shapes[0]) == 2 else width
+    for shape in shapes:
+        if len(shape) != 2 or shape[1] != width:
+            raise ValueError(f"shards: rows of shape {shape}, expected (n, {width}): the width of {source}")
+
+
+def _plain_labels(y: np.ndarray) -> np.ndarray:
+    """Labels as an array ``np.load`` reads without pickling (object arrays of strings or
+    numbers become string or number arrays)."""
+    return np.array(y.tolist()) if y.dtype == object else y

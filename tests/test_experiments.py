@@ -231,7 +231,7 @@ def test_gram_solver_weights_give_its_decision_function_without_a_float64_copy_o
     float64 copy of 3,060 Fisher vectors of 327,680 dimensions is 8 GB)."""
     import tracemalloc
 
-    from baselines.classification import LinearSVMClassifier
+    from baselines.classification import LinearSVMClassifier, linear_scores
 
     for n_classes in (2, 4):
         x = rng.normal(size=(300, 40_000)).astype(np.float32)
@@ -248,6 +248,9 @@ def test_gram_solver_weights_give_its_decision_function_without_a_float64_copy_o
         expected = clf.decision_function(new)
         np.testing.assert_allclose(new.astype(np.float64) @ coef.T + intercept, expected, rtol=0,
                                    atol=1e-5 * np.abs(expected).max())
+        blocked = linear_scores(np.repeat(new, 8, axis=0), coef, intercept)    # 400 rows: 4 blocks of 104
+        np.testing.assert_allclose(blocked, np.repeat(new.astype(np.float64) @ coef.T + intercept, 8, axis=0),
+                                   rtol=1e-12, atol=1e-12)
 
 
 def test_sweep_runs_every_value_and_plots_it(tmp_path):

@@ -303,6 +303,8 @@ def test_vote_ranking_matches_the_oracle():
     for flag in (True, np.True_, 1):           # one flag for all would be ambiguous: name what is expected
         with pytest.raises(TypeError, match=r"by_level: expected one flag per hierarchy \(a sequence of 8 bools\)"):
             rank_hierarchies(hierarchies, by_level=flag)
+    with pytest.raises(TypeError, match="by_level"):
+        rank_hierarchies([], by_level=True)
 
 
 def test_fast_mode_ranks_its_coarse_hierarchies_by_level():

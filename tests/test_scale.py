@@ -348,9 +348,52 @@ def test_streamed_training_resumes_from_its_checkpoint_to_the_same_model_bit_for
                                                       checkpoint=tmp_path / "sgd" / "split.npz")
     assert path.read_bytes() == kept and sorted(p.name for p in path.parent.iterdir()) == ["split.npz"]
     monkeypatch.undo()
-    path.write_bytes(b"not an npz")                                # a damaged checkpoint: trained again
-    assert StreamingSGDClassifier(**settings).fit_shards(loaders, np.arange(8), class_counts=counts,
-                                                         checkpoint=path).coef_.tobytes() == whole.coef_.tobytes()
+    good = path.read_bytes()
+    for damaged in (b"not an npz", b"", good[: len(good) // 2], None):    # unreadable checkpoints: trained again
+        if damaged is None:
+            np.save(path.with_suffix(".npy"), np.zeros(3))          # an .npy under the checkpoint's name
+            path.with_suffix(".npy").replace(path)
+        else:
+            path.write_bytes(damaged)
+        assert StreamingSGDClassifier(**settings).fit_shards(
+            loaders, np.arange(8), class_counts=counts, checkpoint=path).coef_.tobytes() == whole.coef_.tobytes()
+    # a checkpoint after epoch 2, resumed with rows of another width: an error that names it
+    reads["n"] = 0
+    with pytest.raises(KeyboardInterrupt):
+        StreamingSGDClassifier(**settings).fit_shards([failing(f) for f in loaders], np.arange(8),
+                                                      class_counts=counts, checkpoint=path.with_name("b.npz"))
+    narrow = [lambda f=f: (f()[0][:, :128], f()[1]) for f in loaders]
+    with pytest.raises(ValueError, match=r"rows of shape \(300, 128\), expected \(n, 256\): the width of the "
+                                         r"model resumed from .*b\.npz"):
+        StreamingSGDClassifier(**settings).fit_shards(narrow, np.arange(8), class_counts=counts,
+                                                      checkpoint=path.with_name("b.npz"))
+    with pytest.raises(ValueError, match=r"rows of shape \(300, (128|256)\), expected \(n, (256|128)\): the width of the rows read before"):
+        StreamingSGDClassifier(**settings).fit_shards(loaders[:1] + narrow[1:], np.arange(8), class_counts=counts)
+
+
+def test_streamed_training_resumes_with_string_labels(tmp_path):
+    """Labels of any kind come back from a checkpoint (object arrays are saved without pickling)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((250, 16)).astype(np.float32)
+    names = np.array(["cat", "dog", "eel"], dtype=object)
+    y = names[(x[:, 0] > 0).astype(int) + (x[:, 1] > 1)]
+    shards = [(lambda s=s: (x[s:s + 50], y[s:s + 50])) for s in range(0, 250, 50)]
+    settings = dict(alpha=1e-3, epochs=3, batch_size=32)
+    whole = StreamingSGDClassifier(**settings).fit_shards(shards, names)
+    path = tmp_path / "labels.npz"
+    StreamingSGDClassifier(**settings).fit_shards(shards, names, checkpoint=path)
+    with np.load(path, allow_pickle=False) as z:                  # readable without pickle, a carry included
+        assert bool(z["has_carry"]) and z["carry_y"].dtype.kind == "U"
+    reads = {"n": 0}
+
+    def counted(load):
+        def read():
+            reads["n"] += 1
+            return load()
+        return read
+
+    again = StreamingSGDClassifier(**settings).fit_shards([counted(f) for f in shards], names, checkpoint=path)
+    assert reads["n"] == 0 and again.coef_.tobytes() == whole.coef_.tobytes()
 
 
 def test_streamed_training_memory_does_not_grow_with_the_image_count(tmp_path):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.classification import KERNEL_SOLVERS, LinearSVMClassifier
+from baselines.classification import KERNEL_SOLVERS, LinearSVMClassifier, linear_scores
 from baselines.pipeline import ImagePipeline
 from features.encoding import (
     BagOfWords,
@@ -161,16 +161,19 @@ def _in_memory(cfg, pipeline, split, digests, cache, progress):
         clf.fit(x_train, y_train)
     for warning in getattr(clf, "warnings_", []):
         log.warning("linear SVM: %s", warning)
+    dim = x_train.shape[1]
     if c.solver in KERNEL_SOLVERS and c.solver != "gram":          # a kernel machine: no weights to save
         coef = intercept = None
     else:
         coef, intercept = clf.linear_model()
+        del x_train                                                # the weights are all the test needs
+        vars(clf).pop("train_", None)
     x_test = _mapped(fmap, _take_codes(codes, [len(train) + i for i in keep_test])) if keep_test else \
-        np.zeros((0, x_train.shape[1]), np.float32)
+        np.zeros((0, dim), np.float32)
     if coef is None:
         scores = clf.decision_function(x_test) if len(x_test) else np.zeros((0, len(clf.classes_)))
     else:
-        scores = _linear_scores(x_test, coef, intercept)
+        scores = linear_scores(x_test, coef, intercept)
     info = {"kind": "linear SVM, one-vs-rest", "solver": c.solver, "C_candidates": list(c.C), "C": clf.C_,
             "validation_scores": clf.validation_scores_, "feature_map": c.feature_map,
             "classes": int(len(clf.classes_))}
@@ -182,21 +185,17 @@ def _in_memory(cfg, pipeline, split, digests, cache, progress):
 
 
 def _take_codes(codes: list, rows) -> np.ndarray:
-    """The signatures ``codes[rows]`` stacked into one (n, D) array; the list lets go of them, so
-    that each signature is held once (6,000 Fisher vectors of 327,680 dimensions are 8 GB)."""
-    stacked = np.stack([codes[i]["code"] for i in rows])
-    for i in rows:
+    """The signatures ``codes[rows]`` as one (n, D) array, the list letting go of each as it is
+    copied: a signature is held once, plus one (6,000 Fisher vectors of 327,680 dimensions
+    are 8 GB)."""
+    out = None
+    for k, i in enumerate(rows):
+        code = codes[i]["code"]
+        if out is None:
+            out = np.empty((len(rows),) + code.shape, code.dtype)
+        out[k] = code
         codes[i] = {}
-    return stacked
-
-
-def _linear_scores(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray, rows: int = 256) -> np.ndarray:
-    """``x @ coef.T + intercept`` in float64, a block of rows at a time (numpy would otherwise
-    convert the whole float32 ``x`` to float64 at once)."""
-    scores = np.empty((len(x), len(coef)))
-    for start in range(0, len(x), rows):
-        scores[start:start + rows] = x[start:start + rows].astype(np.float64) @ coef.T + intercept
-    return scores
+    return out
 
 
 CLASSIFIER_NAMESPACE = "classifiers"
@@ -342,11 +341,13 @@ def _streamed(cfg, pipeline, split, digests, progress):
 
 def _sgd_checkpoint(cfg, train_store) -> Path:
     """Where the streaming SGD of a split saves its state after every epoch: named by the
-    training store (the images, the pipeline, the signature code and the seed), the
-    ``[classifier]`` settings and the SGD's code, so that an interrupted run resumes at its
-    last finished epoch and a finished split is not trained again."""
-    key = hashlib.sha256(json.dumps([train_store.dir.name, cfg.section_hash("classifier"),
-                                     code_version("baselines.streaming")]).encode()).hexdigest()[:32]
+    training store (the images, the pipeline, the signature code and the seed) and its
+    shards (whose names follow their contents), the ``[classifier]`` settings, the SGD's
+    code and the library versions, so that an interrupted run resumes at its last finished
+    epoch and a finished split is not trained again.  Stale files can be deleted."""
+    key = hashlib.sha256(json.dumps([train_store.dir.name, sorted(sh.name for sh in train_store.shards),
+                                     cfg.section_hash("classifier"), code_version("baselines.streaming"),
+                                     library_versions()]).encode()).hexdigest()[:32]
     return Path(cfg.run.cache) / "sgd" / f"{key}.npz"
 
 
