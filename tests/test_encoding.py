@@ -177,6 +177,30 @@ def test_bow_soft_and_vlad_match_oracles(rng):
     np.testing.assert_allclose(norm, expected / np.linalg.norm(expected))
 
 
+def test_kernel_codebook_pyramid_searches_once_and_pools_each_cell_like_a_histogram_per_cell(rng):
+    from features.encoding.histograms import normalize_bow, pyramid_word_counts
+    feats = _local_features(rng, n=3)
+    feats[1] = LocalFeatures(feats[1].frames[:0], feats[1].descriptors[:0], (100, 100))     # no descriptors
+    enc = BagOfWords(n_words=10, assignment="soft", n_neighbors=3, layout="1x1+2x2+3x1", normalize="none",
+                     random_state=0).fit(feats)
+    per_cell = np.stack([spatial_pyramid(lambda d: soft_histogram(d, enc.vocabulary_, sigma=enc.soft_sigma_,
+                                                                  n_neighbors=3) if len(d) else np.zeros(10),
+                                         f.descriptors, f.frames, f.image_size, enc.layout) for f in feats])
+    np.testing.assert_allclose(enc.transform(feats), per_cell, rtol=1e-6, atol=1e-7)
+    assert not enc.transform(feats)[1].any()
+    # weighted counts: every descriptor adds its weights to its words in the cells it lies in
+    frames = np.array([[10, 10], [90, 10], [10, 90], [90, 90.0]])
+    words = np.array([[0, 1], [1, 2], [2, 0], [0, 3]])
+    weights = np.array([[0.75, 0.25], [0.5, 0.5], [1.0, 0.0], [0.125, 0.875]])
+    counts = pyramid_word_counts(words, frames, (100, 100), "1x1+2x2", 4, weights=weights)
+    np.testing.assert_array_equal(counts[0], [0.75 + 0.125, 0.25 + 0.5, 0.5 + 1.0, 0.875])
+    np.testing.assert_array_equal(counts[1:], [[0.75, 0.25, 0, 0], [0, 0.5, 0.5, 0], [0, 0, 1.0, 0],
+                                               [0.125, 0, 0, 0.875]])
+    np.testing.assert_array_equal(normalize_bow(counts[None], normalize="l1", layout="1x1+2x2").sum(), 1)
+    with pytest.raises(ValueError, match="weights: expected the shape of words"):
+        pyramid_word_counts(words, frames, (100, 100), "1x1", 4, weights=weights[:, :1])
+
+
 def test_spatial_pyramid_cells():
     frames = np.array([[10, 10], [90, 10], [10, 90], [90, 90], [50, 60.0]])
     cells = pyramid_cells(frames, (100, 100), "1x1+2x2+3x1")

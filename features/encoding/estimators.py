@@ -16,7 +16,7 @@ from .._validation import check_choice, check_positive_int, check_positive_real
 from ..codebook import assign_nearest, fit_gmm, kmeans, nearest_words
 from ..local import _features_list, _sample_descriptors
 from .fisher import fisher_vector_pyramid
-from .histograms import BOW_NORMALIZATIONS, normalize_bow, pyramid_word_counts, soft_histogram
+from .histograms import BOW_NORMALIZATIONS, normalize_bow, pyramid_word_counts, soft_assignments
 from .llc import llc_pyramid
 from .normalize import CELL_NORMALIZATIONS
 from .pyramid import n_pyramid_cells, parse_layout, spatial_pyramid
@@ -133,9 +133,10 @@ class BagOfWords(_VocabularyEncoder):
                 words = assign_nearest(f.descriptors, self.vocabulary_) if len(f) else np.zeros(0, np.int64)
                 rows.append(pyramid_word_counts(words, f.frames, f.image_size, self.layout, k))
             else:
-                rows.append(spatial_pyramid(lambda d: soft_histogram(d, self.vocabulary_, sigma=self.soft_sigma_,
-                                                                     n_neighbors=self.n_neighbors),
-                                            f.descriptors, f.frames, f.image_size, self.layout).reshape(-1, k))
+                words, weights = (soft_assignments(f.descriptors, self.vocabulary_, sigma=self.soft_sigma_,
+                                                   n_neighbors=self.n_neighbors) if len(f)
+                                  else (np.zeros((0, 1), np.int64), np.zeros((0, 1))))
+                rows.append(pyramid_word_counts(words, f.frames, f.image_size, self.layout, k, weights=weights))
         if not rows:
             return np.zeros((0, 0), np.float32)
         return normalize_bow(np.stack(rows), normalize=self.normalize, level_weights=self.level_weights,

@@ -58,12 +58,24 @@ def soft_histogram(descriptors, vocabulary, *, sigma: float, n_neighbors: int = 
     return np.bincount(nearest.ravel(), weights=w.ravel(), minlength=k)
 
 
-def pyramid_word_counts(words, frames, image_size, layout: str, n_words: int) -> np.ndarray:
+def pyramid_word_counts(words, frames, image_size, layout: str, n_words: int, weights=None) -> np.ndarray:
     """Counts of each word in each cell of a spatial pyramid (whole-image cells, see
-    :mod:`features.encoding.pyramid`); (n_cells, n_words) float64."""
+    :mod:`features.encoding.pyramid`); (n_cells, n_words) float64.
+
+    ``words`` is (n,) (hard assignment: each descriptor counts 1) or (n, m) with ``weights``
+    of the same shape (soft assignment, :func:`soft_assignments`: each descriptor adds its
+    weights to its words). The words are assigned once for the whole image and pooled over
+    every cell, so a pyramid costs one nearest-word search, not one per level.
+    """
     words = np.asarray(words, np.int64)
-    return np.stack([np.bincount(words[idx], minlength=n_words) for idx in
-                     pyramid_cells(frames, image_size, layout)]).astype(np.float64)
+    cells = pyramid_cells(frames, image_size, layout)
+    if weights is None:
+        return np.stack([np.bincount(words[idx].ravel(), minlength=n_words) for idx in cells]).astype(np.float64)
+    weights = np.asarray(weights, np.float64)
+    if weights.shape != words.shape:
+        raise ValueError(f"weights: expected the shape of words {words.shape}, got {weights.shape}")
+    return np.stack([np.bincount(words[idx].ravel(), weights=weights[idx].ravel(), minlength=n_words)
+                     for idx in cells])
 
 
 def normalize_bow(counts, *, normalize: str = "l1", level_weights=None, layout: str | None = None) -> np.ndarray:
