@@ -209,10 +209,14 @@ class RunConfig:
 class SweepConfig:
     """Run the configuration at several values of one setting (``key = "encoding.n_words"``,
     ``values = [200, 400]``), or as several variants (``key = "variant"``, ``values`` a list of
-    tables ``{label = "...", <section> = {<key> = <value>, ...}, published = <number>}``)."""
+    tables ``{label = "...", <section> = {<key> = <value>, ...}, published = <number>}``).
+    ``only`` (labels as the report names them: a variant's label, ``"encoding.n_words=400"``)
+    runs some of the values, e.g. ``--set 'sweep.only=["SV"]'`` to run a long sweep piece by
+    piece; empty runs them all."""
 
     key: str = ""
     values: tuple = ()
+    only: tuple = option((), item=str)
 
 
 VARIANT = "variant"
@@ -223,6 +227,12 @@ def sweep_label(key: str, value) -> str:
     if key == VARIANT:
         return str(value.get("label", "")) if isinstance(value, dict) else str(value)
     return f"{key}={value}"
+
+
+def swept_values(sweep: SweepConfig) -> list:
+    """The values of ``sweep`` to run: all of them, or those whose label ``sweep.only`` lists (in the
+    order of ``values``)."""
+    return [v for v in sweep.values if not sweep.only or sweep_label(sweep.key, v) in sweep.only]
 
 
 @dataclass(frozen=True)
@@ -419,6 +429,10 @@ def _validate(cfg: ExperimentConfig, path: str, *, sweep: bool = True) -> None:
                              field="sweep.key")
         if not cfg.sweep.values:
             raise InputError("expected at least one value to sweep", path=path, field="sweep.values")
+        labels = [sweep_label(cfg.sweep.key, v) for v in cfg.sweep.values]
+        unknown = [x for x in cfg.sweep.only if x not in labels]
+        if unknown:
+            raise InputError(f"unknown label(s) {unknown} (expected some of {labels})", path=path, field="sweep.only")
         if sweep:
             for value in cfg.sweep.values:     # every value is checked now, not after the first ones ran
                 _validate(with_value(cfg, cfg.sweep.key, value), path, sweep=False)

@@ -65,6 +65,11 @@ def test_config_is_strict(tmp_path):
              ('name = "x"\n[sweep]\nkey = "encoding.n_words"\nvalues = [10, -1]\n',
               "sweep encoding.n_words: expected a value >= 1, got -1"),
              ('name = "x"\n[encoding]\nlayout = "2y2"\n', "encoding.layout: layout: expected parts like"),
+             ('name = "x"\n[sweep]\nkey = "encoding.n_words"\nvalues = [10, 20]\nonly = ["encoding.n_words=30"]\n',
+              "sweep.only: unknown label(s) ['encoding.n_words=30'] (expected some of ['encoding.n_words=10', "
+              "'encoding.n_words=20'])"),
+             ('name = "x"\n[sweep]\nkey = "variant"\nvalues = [{label = "a"}]\nonly = [1]\n',
+              "sweep.only[0]: expected a list of str, got int"),
              ("[data]\n", "name: expected a non-empty string 'name'"),
              ('name = "x"\n[data\n', "not valid TOML")]
     for text, message in cases:
@@ -268,6 +273,13 @@ def test_sweep_runs_every_value_and_plots_it(tmp_path):
     from matplotlib.image import imread
 
     assert imread(out / "sweep.png")[..., :3].std() > 0.05
+    # sweep.only runs the values it names, and only those
+    assert main(["run", str(cfg), "--data", str(DEMO), "--output", str(tmp_path / "part"), "--quiet",
+                 "--set", 'sweep.only=["encoding.n_words=24"]']) == 0
+    part = json.loads((tmp_path / "part" / "tiny" / "metrics.json").read_text())
+    assert [v["sweep_value"] for v in part["variants"]] == [24]
+    assert part["variants"][0]["splits"][0]["accuracy"] == metrics["variants"][1]["splits"][0]["accuracy"]
+    assert not (tmp_path / "part" / "tiny" / "encoding.n_words=8").exists()
 
 
 def test_store_backed_run_streams_and_resumes(tmp_path, monkeypatch):

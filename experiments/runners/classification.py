@@ -42,7 +42,7 @@ from features.local import DescriptorPCA, LocalFeatures
 from ilsvrc.datasets import Split
 from ilsvrc.errors import InputError
 
-from ..config import ExperimentConfig, config_from_dict, sweep_label, with_value
+from ..config import ExperimentConfig, config_from_dict, swept_values, sweep_label, with_value
 from ..datasets import open_classification_data
 from ..scale.cache import ContentCache, code_version, image_digests
 from .common import (
@@ -501,7 +501,7 @@ def run_classification_experiment(cfg: ExperimentConfig, data_dir=None, *, outpu
         data = open_classification_data(cfg, root, class_subset(cfg, root), Path(cfg.run.cache))
         started = time.perf_counter()
         variants = [(None, cfg)] if not cfg.sweep.key else [(v, with_value(cfg, cfg.sweep.key, v))
-                                                            for v in cfg.sweep.values]
+                                                            for v in swept_values(cfg.sweep)]
         summary = {"name": cfg.name, "description": cfg.description, "published": cfg.to_dict()["published"],
                    "data": {"layout": data.kind, "root": str(root), "classes": list(data.classes)},
                    "n_classes": len(data.classes), "variants": []}
