@@ -1,5 +1,5 @@
-"""Encoder and codebook benchmark: Fisher vectors, GMM, k-means, word assignment, LLC and
-super-vector coding, the histogram intersection kernel."""
+"""Encoder and codebook benchmark: Fisher vectors, GMM, k-means, word assignment, LLC,
+super-vector coding and the kernel-codebook pyramid, the histogram intersection kernel."""
 from __future__ import annotations
 
 import numpy as np
@@ -117,7 +117,8 @@ def _bench_llc_super_vector(x128, repeats: int) -> list[str]:
     from features.codebook import kmeans
     from features.encoding import llc_pyramid, super_vector_pyramid
 
-    rows = ["  LLC (k = 5) and super-vector coding of 10,000 x 128 descriptors, spatial pyramids (ms, best of runs):"]
+    rows = ["  LLC (k = 5), super-vector coding and the kernel codebook (5 nearest words) of 10,000 x 128 "
+            "descriptors, spatial pyramids (ms, best of runs):"]
     words = kmeans(x128[:100_000], 2048, n_iter=5, random_state=0)
     probe = x128[-10_000:]
     rng = np.random.default_rng(0)

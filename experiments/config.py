@@ -212,7 +212,9 @@ class SweepConfig:
     tables ``{label = "...", <section> = {<key> = <value>, ...}, published = <number>}``).
     ``only`` (labels as the report names them: a variant's label, ``"encoding.n_words=400"``)
     runs some of the values, e.g. ``--set 'sweep.only=["SV"]'`` to run a long sweep piece by
-    piece; empty runs them all."""
+    piece; empty runs them all.  A run's report and ``metrics.json`` hold the values it ran (give
+    each piece its own ``--output``); a last run without ``only`` finds every piece in the cache
+    and writes the whole report."""
 
     key: str = ""
     values: tuple = ()
@@ -421,6 +423,9 @@ def _validate(cfg: ExperimentConfig, path: str, *, sweep: bool = True) -> None:
         if key == "encoding.layout" and cfg.encoding.level_weights and len(cfg.encoding.level_weights) != len(layout):
             raise InputError(f"expected one weight per layout part of {value!r} ({len(layout)}), got "
                              f"{len(cfg.encoding.level_weights)}", path=path, field="encoding.level_weights")
+    if cfg.sweep.only and not cfg.sweep.key:
+        raise InputError(f"expected no labels without a sweep (sweep.key is empty), got {list(cfg.sweep.only)}",
+                         path=path, field="sweep.only")
     if cfg.sweep.key:
         section, _, name = cfg.sweep.key.partition(".")
         if cfg.sweep.key != VARIANT and (section not in SECTIONS or name not in {f.name for f in

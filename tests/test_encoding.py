@@ -188,6 +188,10 @@ def test_kernel_codebook_pyramid_searches_once_and_pools_each_cell_like_a_histog
                                          f.descriptors, f.frames, f.image_size, enc.layout) for f in feats])
     np.testing.assert_allclose(enc.transform(feats), per_cell, rtol=1e-6, atol=1e-7)
     assert not enc.transform(feats)[1].any()
+    per_level = enc.set_params(normalize="l1_per_cell", level_weights=(1.0, 0.5, 0.25))
+    np.testing.assert_allclose(per_level.transform(feats), normalize_bow(
+        per_cell.reshape(3, -1, 10), normalize="l1_per_cell", level_weights=(1.0, 0.5, 0.25), layout=enc.layout),
+        rtol=1e-6, atol=1e-7)
     # weighted counts: every descriptor adds its weights to its words in the cells it lies in
     frames = np.array([[10, 10], [90, 10], [10, 90], [90, 90.0]])
     words = np.array([[0, 1], [1, 2], [2, 0], [0, 3]])
@@ -199,6 +203,8 @@ def test_kernel_codebook_pyramid_searches_once_and_pools_each_cell_like_a_histog
     np.testing.assert_array_equal(normalize_bow(counts[None], normalize="l1", layout="1x1+2x2").sum(), 1)
     with pytest.raises(ValueError, match="weights: expected the shape of words"):
         pyramid_word_counts(words, frames, (100, 100), "1x1", 4, weights=weights[:, :1])
+    with pytest.raises(ValueError, match=r"words: expected shape \(n,\) without weights"):
+        pyramid_word_counts(words, frames, (100, 100), "1x1", 4)
 
 
 def test_spatial_pyramid_cells():

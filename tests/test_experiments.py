@@ -70,6 +70,7 @@ def test_config_is_strict(tmp_path):
               "'encoding.n_words=20'])"),
              ('name = "x"\n[sweep]\nkey = "variant"\nvalues = [{label = "a"}]\nonly = [1]\n',
               "sweep.only[0]: expected a list of str, got int"),
+             ('name = "x"\n[sweep]\nonly = ["a"]\n', "sweep.only: expected no labels without a sweep"),
              ("[data]\n", "name: expected a non-empty string 'name'"),
              ('name = "x"\n[data\n', "not valid TOML")]
     for text, message in cases:
@@ -280,6 +281,8 @@ def test_sweep_runs_every_value_and_plots_it(tmp_path):
     assert [v["sweep_value"] for v in part["variants"]] == [24]
     assert part["variants"][0]["splits"][0]["accuracy"] == metrics["variants"][1]["splits"][0]["accuracy"]
     assert not (tmp_path / "part" / "tiny" / "encoding.n_words=8").exists()
+    part_report = (tmp_path / "part" / "tiny" / "report.md").read_text()
+    assert "| encoding.n_words=24 | 0 |" in part_report and "encoding.n_words=8" not in part_report
 
 
 def test_store_backed_run_streams_and_resumes(tmp_path, monkeypatch):

@@ -58,7 +58,7 @@ def soft_histogram(descriptors, vocabulary, *, sigma: float, n_neighbors: int = 
     return np.bincount(nearest.ravel(), weights=w.ravel(), minlength=k)
 
 
-def pyramid_word_counts(words, frames, image_size, layout: str, n_words: int, weights=None) -> np.ndarray:
+def pyramid_word_counts(words, frames, image_size, layout: str, n_words: int, *, weights=None) -> np.ndarray:
     """Counts of each word in each cell of a spatial pyramid (whole-image cells, see
     :mod:`features.encoding.pyramid`); (n_cells, n_words) float64.
 
@@ -70,6 +70,8 @@ def pyramid_word_counts(words, frames, image_size, layout: str, n_words: int, we
     words = np.asarray(words, np.int64)
     cells = pyramid_cells(frames, image_size, layout)
     if weights is None:
+        if words.ndim != 1:
+            raise ValueError(f"words: expected shape (n,) without weights, got {words.shape}")
         return np.stack([np.bincount(words[idx].ravel(), minlength=n_words) for idx in cells]).astype(np.float64)
     weights = np.asarray(weights, np.float64)
     if weights.shape != words.shape:
