@@ -133,9 +133,8 @@ class BagOfWords(_VocabularyEncoder):
                 words = assign_nearest(f.descriptors, self.vocabulary_) if len(f) else np.zeros(0, np.int64)
                 rows.append(pyramid_word_counts(words, f.frames, f.image_size, self.layout, k))
             else:
-                words, weights = (soft_assignments(f.descriptors, self.vocabulary_, sigma=self.soft_sigma_,
-                                                   n_neighbors=self.n_neighbors) if len(f)
-                                  else (np.zeros((0, 1), np.int64), np.zeros((0, 1))))
+                words, weights = soft_assignments(f.descriptors, self.vocabulary_, sigma=self.soft_sigma_,
+                                                  n_neighbors=self.n_neighbors)
                 rows.append(pyramid_word_counts(words, f.frames, f.image_size, self.layout, k, weights=weights))
         if not rows:
             return np.zeros((0, 0), np.float32)

@@ -72,7 +72,7 @@ def pyramid_word_counts(words, frames, image_size, layout: str, n_words: int, *,
     if weights is None:
         if words.ndim != 1:
             raise ValueError(f"words: expected shape (n,) without weights, got {words.shape}")
-        return np.stack([np.bincount(words[idx].ravel(), minlength=n_words) for idx in cells]).astype(np.float64)
+        return np.stack([np.bincount(words[idx], minlength=n_words) for idx in cells]).astype(np.float64)
     weights = np.asarray(weights, np.float64)
     if weights.shape != words.shape:
         raise ValueError(f"weights: expected the shape of words {words.shape}, got {weights.shape}")
