@@ -104,10 +104,10 @@ Boxes are returned in the suite's canonical convention (:mod:`ilsvrc.boxes`): ro
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from baselines.graph_segmentation import SortedPixelGraph, segment_sorted_graph, sorted_pixel_graph
@@ -441,6 +441,11 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
                           image_size: int, *, size_weight: float = 1.0, fill_weight: float = 1.0) -> Hierarchy:
     """Greedy merging of the most similar adjacent regions (see the module docstring).
 
+    The merge loop is compiled (:func:`_merge_regions`): a binary heap of candidate pairs
+    keyed by ``(-s(a, b), a, b)``, so that of equally similar pairs the one with the
+    smallest indices merges first, with stale pairs (a part already merged) skipped when
+    popped; each region keeps a sorted list of its neighbours.
+
     Parameters
     ----------
     histograms : ndarray of shape (n, F), float32
@@ -468,84 +473,198 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
     size[:n] = sizes
     box = np.zeros((cap, 4), np.float64)
     box[:n] = boxes
-    use_hist = histograms.shape[1] > 0
-    inv_im = 1.0 / float(image_size)
+    pairs = np.asarray(edges, np.int64).reshape(-1, 2)
+    t, parents = _merge_regions(feat, size, box, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]),
+                                n, float(size_weight), float(fill_weight), 1.0 / float(image_size))
+    return Hierarchy(box[:t].copy(), parents, n)
 
-    def similarity(a, others: np.ndarray) -> np.ndarray:
-        """s(a, b) for every b in ``others``; ``a`` is one region or an array of the same length."""
-        s = np.zeros(len(others), np.float64)
-        if use_hist:
-            s += np.minimum(feat[others], feat[a]).sum(axis=1, dtype=np.float64)
-        if size_weight:
-            s += size_weight * (1.0 - (size[others] + size[a]) * inv_im)
-        if fill_weight:
-            bw = np.maximum(box[others, 2], box[a, 2]) - np.minimum(box[others, 0], box[a, 0]) + 1
-            bh = np.maximum(box[others, 3], box[a, 3]) - np.minimum(box[others, 1], box[a, 1]) + 1
-            s += fill_weight * (1.0 - (bw * bh - size[others] - size[a]) * inv_im)
-        return s
 
-    neighbours = [set() for _ in range(n)]
-    heap = []
-    if len(edges):
-        ea = np.asarray(edges[:, 0], np.int64)
-        eb = np.asarray(edges[:, 1], np.int64)
-        s0 = similarity(ea, eb)
-        for a, b in zip(ea.tolist(), eb.tolist()):
-            neighbours[a].add(b)
-            neighbours[b].add(a)
-        heap = list(zip((-s0).tolist(), ea.tolist(), eb.tolist()))
-        heapq.heapify(heap)
+# compiled merge loop: a heap over three parallel arrays (key, a, b), compared as tuples
+_JIT = dict(cache=True, nogil=True, boundscheck=False)
 
-    # the merge loop works on Python floats (cheaper than numpy scalars); the arithmetic is
-    # the same as similarity()'s, operation by operation, so the hierarchy is identical
-    size_of = size.tolist()
-    box_of = box.tolist()
-    alive = bytearray(cap)
-    alive[:n] = b"\x01" * n
-    parents = []
+
+@numba.njit(**_JIT)
+def _heap_less(ks, xs, ys, i, j):
+    if ks[i] != ks[j]:
+        return ks[i] < ks[j]
+    if xs[i] != xs[j]:
+        return xs[i] < xs[j]
+    return ys[i] < ys[j]
+
+
+@numba.njit(**_JIT)
+def _heap_swap(ks, xs, ys, i, j):
+    ks[i], ks[j] = ks[j], ks[i]
+    xs[i], xs[j] = xs[j], xs[i]
+    ys[i], ys[j] = ys[j], ys[i]
+
+
+@numba.njit(**_JIT)
+def _sift_up(ks, xs, ys, i):
+    while i > 0:
+        p = (i - 1) >> 1
+        if _heap_less(ks, xs, ys, i, p):
+            _heap_swap(ks, xs, ys, i, p)
+            i = p
+        else:
+            break
+
+
+@numba.njit(**_JIT)
+def _sift_down(ks, xs, ys, i, m):
+    while True:
+        c = 2 * i + 1
+        if c >= m:
+            break
+        if c + 1 < m and _heap_less(ks, xs, ys, c + 1, c):
+            c += 1
+        if _heap_less(ks, xs, ys, c, i):
+            _heap_swap(ks, xs, ys, c, i)
+            i = c
+        else:
+            break
+
+
+@numba.njit(**_JIT)
+def _pair_similarity(feat, size, box, a, b, ws, wf, inv_im):
+    s = 0.0
+    for f in range(feat.shape[1]):
+        u = feat[a, f]
+        v = feat[b, f]
+        s += np.float64(u if u < v else v)
+    if ws != 0.0:
+        s += ws * (1.0 - (size[a] + size[b]) * inv_im)
+    if wf != 0.0:
+        bw = max(box[a, 2], box[b, 2]) - min(box[a, 0], box[b, 0]) + 1
+        bh = max(box[a, 3], box[b, 3]) - min(box[a, 1], box[b, 1]) + 1
+        s += wf * (1.0 - (bw * bh - size[a] - size[b]) * inv_im)
+    return s
+
+
+@numba.njit(**_JIT)
+def _merge_regions(feat, size, box, ea, eb, n, ws, wf, inv_im):
+    """Merge regions ``0 .. n - 1`` until none is left with a neighbour.
+
+    ``feat`` (cap, F) float32, ``size`` (cap,) and ``box`` (cap, 4) float64 hold the initial
+    regions in their first ``n`` rows and receive each merged region ``t = n, n + 1, ...``;
+    ``ea, eb`` are the adjacent pairs.  Returns the number of regions ``t`` and the
+    ``(t - n, 2)`` parents.  ``s(a, b)`` is summed in float64 from the float32 minima, and a
+    merged region's histogram is the float32 size-weighted mean of its parts.
+    """
+    cap = feat.shape[0]
+    m0 = len(ea)
+    hcap = max(16, m0)                 # grows by doubling (every grouping with a merge exercises it)
+    ks = np.empty(hcap, np.float64)
+    xs = np.empty(hcap, np.int64)
+    ys = np.empty(hcap, np.int64)
+    deg = np.zeros(cap, np.int64)
+    for e in range(m0):
+        deg[ea[e]] += 1
+        deg[eb[e]] += 1
+    nbrs = [np.empty(0, np.int64) for _ in range(cap)]
+    for r in range(n):
+        nbrs[r] = np.empty(deg[r], np.int64)
+    fill = np.zeros(n, np.int64)
+    for e in range(m0):
+        a, b = ea[e], eb[e]
+        nbrs[a][fill[a]] = b
+        fill[a] += 1
+        nbrs[b][fill[b]] = a
+        fill[b] += 1
+        ks[e] = -_pair_similarity(feat, size, box, a, b, ws, wf, inv_im)
+        xs[e] = a
+        ys[e] = b
+    for r in range(n):
+        nbrs[r] = np.sort(nbrs[r])
+    m = m0
+    for i in range(m // 2 - 1, -1, -1):
+        _sift_down(ks, xs, ys, i, m)
+    alive = np.zeros(cap, np.bool_)
+    alive[:n] = True
+    parents = np.empty((max(cap - n, 0), 2), np.int64)
     t = n
-    while heap:
-        _, a, b = heapq.heappop(heap)
+    nf = feat.shape[1]
+    while m > 0:
+        a = xs[0]
+        b = ys[0]
+        m -= 1
+        if m > 0:
+            ks[0] = ks[m]
+            xs[0] = xs[m]
+            ys[0] = ys[m]
+            _sift_down(ks, xs, ys, 0, m)
         if not (alive[a] and alive[b]):
             continue
-        sa, sb = size_of[a], size_of[b]
+        sa = size[a]
+        sb = size[b]
         st = sa + sb
-        size_of[t] = st
-        if use_hist:
-            feat[t] = (feat[a] * np.float32(sa) + feat[b] * np.float32(sb)) / np.float32(st)
-        ba, bb = box_of[a], box_of[b]
-        x0, y0, x1, y1 = min(ba[0], bb[0]), min(ba[1], bb[1]), max(ba[2], bb[2]), max(ba[3], bb[3])
-        box_of[t] = [x0, y0, x1, y1]
-        alive[a] = alive[b] = 0
-        alive[t] = 1
-        parents.append((a, b))
-        nb = neighbours[a] | neighbours[b]
-        nb.discard(a)
-        nb.discard(b)
-        for x in nb:
-            nx = neighbours[x]
-            nx.discard(a)
-            nx.discard(b)
-            nx.add(t)
-        neighbours.append(nb)
-        neighbours[a] = neighbours[b] = None
-        if nb:
-            others = sorted(nb)
-            hist_sims = (np.minimum(feat[others], feat[t]).sum(axis=1, dtype=np.float64).tolist() if use_hist
-                         else [0.0] * len(others))
-            for x, sim in zip(others, hist_sims):
-                so = size_of[x]
-                if size_weight:
-                    sim += size_weight * (1.0 - (so + st) * inv_im)
-                if fill_weight:
-                    bx = box_of[x]
-                    bw = max(bx[2], x1) - min(bx[0], x0) + 1
-                    bh = max(bx[3], y1) - min(bx[1], y0) + 1
-                    sim += fill_weight * (1.0 - (bw * bh - so - st) * inv_im)
-                heapq.heappush(heap, (-sim, x, t))
+        size[t] = st
+        fa = np.float32(sa)
+        fb = np.float32(sb)
+        fs = np.float32(st)
+        for f in range(nf):
+            feat[t, f] = (feat[a, f] * fa + feat[b, f] * fb) / fs
+        box[t, 0] = min(box[a, 0], box[b, 0])
+        box[t, 1] = min(box[a, 1], box[b, 1])
+        box[t, 2] = max(box[a, 2], box[b, 2])
+        box[t, 3] = max(box[a, 3], box[b, 3])
+        alive[a] = False
+        alive[b] = False
+        alive[t] = True
+        parents[t - n, 0] = a
+        parents[t - n, 1] = b
+        # union of the two sorted neighbour lists, without a and b
+        na = nbrs[a]
+        nb_ = nbrs[b]
+        merged = np.empty(len(na) + len(nb_), np.int64)
+        i = 0
+        j = 0
+        k = 0
+        while i < len(na) or j < len(nb_):
+            if j >= len(nb_) or (i < len(na) and na[i] < nb_[j]):
+                v = na[i]
+                i += 1
+            elif i >= len(na) or nb_[j] < na[i]:
+                v = nb_[j]
+                j += 1
+            else:
+                v = na[i]
+                i += 1
+                j += 1
+            if v != a and v != b:
+                merged[k] = v
+                k += 1
+        merged = merged[:k]
+        nbrs[t] = merged
+        nbrs[a] = np.empty(0, np.int64)
+        nbrs[b] = np.empty(0, np.int64)
+        for q in range(k):
+            x = merged[q]
+            old = nbrs[x]
+            new = np.empty(len(old) + 1, np.int64)
+            c = 0
+            for v in old:
+                if v != a and v != b:
+                    new[c] = v
+                    c += 1
+            new[c] = t
+            nbrs[x] = new[:c + 1]
+            if m == len(ks):
+                grow = 2 * len(ks)
+                ks2 = np.empty(grow, np.float64)
+                xs2 = np.empty(grow, np.int64)
+                ys2 = np.empty(grow, np.int64)
+                ks2[:m] = ks[:m]
+                xs2[:m] = xs[:m]
+                ys2[:m] = ys[:m]
+                ks, xs, ys = ks2, xs2, ys2
+            ks[m] = -_pair_similarity(feat, size, box, x, t, ws, wf, inv_im)
+            xs[m] = x
+            ys[m] = t
+            _sift_up(ks, xs, ys, m)
+            m += 1
         t += 1
-    box = np.array(box_of[:t], np.float64).reshape(-1, 4)
-    return Hierarchy(box, np.asarray(parents, np.int64).reshape(-1, 2), n)
+    return t, parents[:t - n]
 
 
 # --------------------------------------------------------------------------- the whole search
