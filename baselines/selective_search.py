@@ -75,27 +75,32 @@ C+T+S+F, T+S+F, F and S (80 hierarchies).  All three rank as the paper does.
 
 ``"fast"`` (the default) extends the paper's Fast mode: HSV and Lab, k = 50, 100 and 200,
 strategies C+T+S+F and T+S+F, on the k = 200 segmentation also the Quality mode's
-fill-only and size-only strategies F and S, and C+T+S+F on a coarse segmentation at
-k = 300 with a minimum region size of 100 pixels (OpenCV's preset's own; 18 hierarchies
-on 8 segmentations).  The two k = 300 hierarchies are ranked from the bottom (by level,
-as OpenCV ranks), the others from the top (by position, as the paper ranks), so that the
-first boxes hold both whole objects and the small objects of a small photograph (at
-227 px, the size of ImageNet's photographs in AlexNet-era pipelines, OpenCV's ranking,
-small regions first, is at its strongest).  All are ranked with votes (gamma = 1, near
-votes above IoU 0.9), near-duplicate suppression above IoU 0.98 and soft suppression
-above IoU 0.8 (values times 3).  The coarse segmentations and the F and S groupings add
-the large boxes that the paper's Fast mode lacks on object-centred photographs (the
-k = 300 one the boxes that fit a whole object tightly once the finer groupings have merged
-it with its surroundings; ranked by level, they follow their hierarchies' small regions,
-so that on object-centred photographs the first hundred boxes are a little weaker than
-with positions, and than ``paper_fast``'s); the votes put the small objects of cluttered
-photographs into the first hundreds of boxes, where the paper's ranking (large regions
-first) has few of them.
+fill-only strategy F, C+T+S+F on a coarse segmentation at k = 300 with a minimum region
+size of 100 pixels (OpenCV's preset's own), and C+T+S+F on a fine segmentation at k = 100
+with a minimum region size of 30 pixels (18 hierarchies on 10 segmentations).  The two
+k = 300 hierarchies are ranked from the bottom (by level, as OpenCV ranks), the others
+from the top (by position, as the paper ranks), so that the first boxes hold both whole
+objects and the small objects of a small photograph (at 227 px, the size of ImageNet's
+photographs in AlexNet-era pipelines, OpenCV's ranking, small regions first, is at its
+strongest).  All are ranked with votes (gamma = 1, near votes above IoU 0.9),
+near-duplicate suppression above IoU 0.98 and soft suppression above IoU 0.8 (values
+times 3).  The coarse segmentations and the F groupings add the large boxes that the
+paper's Fast mode lacks on object-centred photographs (the k = 300 one the boxes that fit
+a whole object tightly once the finer groupings have merged it with its surroundings;
+ranked by level, they follow their hierarchies' small regions, so that on object-centred
+photographs the first hundred boxes are a little weaker than with positions, and than
+``paper_fast``'s); the fine one keeps the regions of 30 to 100 pixels that a minimum size
+of k pixels merges into their surroundings before any grouping (a 10 x 10 object on a
+227 px photograph is at k = 100's minimum), so that small objects are grouped from their
+own parts; the votes put the
+small objects of cluttered photographs into the first hundreds of boxes, where the paper's
+ranking (large regions first) has few of them.
 The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`,
 :data:`~benchmarks.collages.TUNING_SETS`) against OpenCV's
 ``switchToSelectiveSearchFast`` preset (k = 150, 300, 450 with min_size 100; 12
 hierarchies, far coarser initial regions) at equal numbers of boxes, the level ranking of
-the k = 300 hierarchies on those sets shrunk to 227 px as well; ``make bench`` reports both
+the k = 300 hierarchies and the fine k = 100 segmentation (in place of the Quality mode's
+size-only strategy S on k = 200) on those sets shrunk to 227 px as well; ``make bench`` reports both
 on a held-out collage set, on the same collages at 227 px and on the 195 boxed
 Caltech-101 images.
 
@@ -247,8 +252,9 @@ MODES = {
     "single": SelectiveSearchConfig(("hsv",), (100,), ("C+T+S+F",)),
     "paper_fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100), ("C+T+S+F", "T+S+F")),
     "fast": SelectiveSearchConfig(("hsv", "lab"), (50, 100, 200), ("C+T+S+F", "T+S+F"),
-                                  extra=((("hsv", "lab"), (200,), ("F", "S")),
-                                         (("hsv", "lab"), (300,), ("C+T+S+F",), 100, "level")), vote_exponent=1.0,
+                                  extra=((("hsv", "lab"), (200,), ("F",)),
+                                         (("hsv", "lab"), (300,), ("C+T+S+F",), 100, "level"),
+                                         (("hsv", "lab"), (100,), ("C+T+S+F",), 30)), vote_exponent=1.0,
                                   vote_overlap=0.9, suppress_overlap=0.98, demote_overlap=0.8, demote_factor=3.0),
     "quality": SelectiveSearchConfig(("hsv", "lab", "rgI", "H", "I"), (50, 100, 150, 300),
                                      ("C+T+S+F", "T+S+F", "F", "S")),
@@ -887,14 +893,14 @@ def overlapping_pairs(boxes: np.ndarray, overlap: float) -> tuple[np.ndarray, np
             j = order[starts + np.arange(total)]
             i = np.repeat(np.arange(m), counts)
             later = j > i
-            firsts.append(i[later])
-            seconds.append(j[later])
+            i, j = i[later], j[later]
+            iw = np.minimum(b[i, 2], b[j, 2]) - np.maximum(b[i, 0], b[j, 0]) + 1
+            ih = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
+            inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+            close = inter / (w[i] * h[i] + w[j] * h[j] - inter) > overlap   # kept per neighbouring bin: the
+            firsts.append(i[close])                                          # candidates never all in memory
+            seconds.append(j[close])
     i, j = np.concatenate(firsts), np.concatenate(seconds)
-    iw = np.minimum(b[i, 2], b[j, 2]) - np.maximum(b[i, 0], b[j, 0]) + 1
-    ih = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1]) + 1
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    close = inter / (w[i] * h[i] + w[j] * h[j] - inter) > overlap
-    i, j = i[close], j[close]
     by_later = np.lexsort((i, j))
     return i[by_later], j[by_later]
 

@@ -328,6 +328,31 @@ def test_fast_mode_ranks_its_coarse_hierarchies_by_level():
     assert np.mean([v[b] for b in shared]) < np.mean([p[b] for b in shared])
 
 
+def test_fast_mode_keeps_objects_below_the_authors_minimum_region_size():
+    # five 6 x 6 squares (36 pixels) on a 227 px photograph of faint noise: every
+    # segmentation whose minimum region size is k (50 and up) or OpenCV's 100 merges them
+    # into the background; the fine k = 100 segmentation with a minimum of 30 keeps each
+    # one as a region, so its exact box is among the first few hundred proposals
+    import dataclasses
+
+    from baselines import selective_search as ss
+
+    rng = np.random.default_rng(0)
+    image = np.full((170, 227, 3), 128, np.uint8) + rng.integers(0, 6, (170, 227, 3)).astype(np.uint8)
+    squares = []
+    for (y, x), colour in zip([(20, 30), (60, 150), (120, 80), (140, 200), (30, 190)],
+                              [(230, 40, 40), (40, 200, 40), (40, 40, 220), (240, 240, 30), (20, 20, 20)]):
+        image[y:y + 6, x:x + 6] = colour
+        squares.append([x, y, x + 5, y + 5])
+    fast = ss.MODES["fast"]
+    ranked = selective_search(image, fast).astype(int).tolist()
+    assert all(square in ranked[:300] for square in squares)
+    fine = [grid for grid in fast.extra if len(grid) > 3 and grid[3] == 30]
+    assert fine == [(("hsv", "lab"), (100,), ("C+T+S+F",), 30)]
+    without = selective_search(image, dataclasses.replace(fast, extra=tuple(g for g in fast.extra if g not in fine)))
+    assert not any(square in without.astype(int).tolist() for square in squares)
+
+
 def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
     from baselines import selective_search as ss
 
@@ -347,9 +372,10 @@ def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
     photo = load_image(BOXES / "images" / "butterfly" / "image_0010.jpg")
     hierarchies = ss.selective_search_hierarchies(photo, ss.MODES["fast"])
     # one sorted graph per colour space, segmented at k = 50, 100, 200 with the authors'
-    # minimum region size k, and at k = 300 with OpenCV's 100
+    # minimum region size k, at k = 300 with OpenCV's 100, and at k = 100 with 30
     assert len(graphs) == 2
-    assert sorted(calls) == sorted([(g, k, k) for g in (0, 1) for k in (50, 100, 200)] + [(0, 300, 100), (1, 300, 100)])
+    assert sorted(calls) == sorted([(g, k, k) for g in (0, 1) for k in (50, 100, 200)]
+                                   + [(g, 300, 100) for g in (0, 1)] + [(g, 100, 30) for g in (0, 1)])
     assert [tuple(d.values()) for d, _ in hierarchies] == ss.MODES["fast"].hierarchy_keys
     assert len(hierarchies) == 18 and len(set(ss.MODES["fast"].hierarchy_keys)) == 18
     # a grid's own min_size is a different segmentation from the same k with the default one

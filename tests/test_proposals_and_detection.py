@@ -189,8 +189,8 @@ def test_selective_search_is_reproducible_and_seed_changes_only_the_order():
     assert len(np.unique(a, axis=0)) == len(a)
     hier = selective_search_hierarchies(img, MODES["paper_fast"])
     assert len(hier) == MODES["paper_fast"].n_hierarchies == 8
-    # the fast mode adds k = 200 with its F and S hierarchies and k = 300 (min_size 100) to the
-    # paper's Fast mode; before its
+    # the fast mode adds k = 200 with its F hierarchies, k = 300 (min_size 100) and k = 100
+    # (min_size 30) to the paper's Fast mode; before its
     # near-duplicate suppression, a superset of the paper's boxes
     fast = MODES["fast"]
     unsuppressed = selective_search(img, dataclasses.replace(fast, suppress_overlap=1.0))
