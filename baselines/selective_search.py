@@ -89,10 +89,10 @@ paper's Fast mode lacks on object-centred photographs (the k = 300 one the boxes
 a whole object tightly once the finer groupings have merged it with its surroundings;
 ranked by level, they follow their hierarchies' small regions, so that on object-centred
 photographs the first hundred boxes are a little weaker than with positions, and than
-``paper_fast``'s); the fine one keeps the regions of 30 to 100 pixels that a minimum size
-of k pixels merges into their surroundings before any grouping (a 10 x 10 object on a
-227 px photograph is at k = 100's minimum), so that small objects are grouped from their
-own parts; the votes put the
+``paper_fast``'s); the fine one keeps the regions of 30 to k pixels that a minimum size
+of k pixels merges into their surroundings before any grouping (30-50 pixels at k = 50,
+30-100 at k = 100; a 10 x 10 object on a 227 px photograph is at k = 100's minimum), so
+that small objects are grouped from their own parts; the votes put the
 small objects of cluttered photographs into the first hundreds of boxes, where the paper's
 ranking (large regions first) has few of them.
 The settings were chosen on seeded collage sets (:mod:`benchmarks.collages`,
@@ -450,7 +450,13 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
     The merge loop is compiled (:func:`_merge_regions`): a binary heap of candidate pairs
     keyed by ``(-s(a, b), a, b)``, so that of equally similar pairs the one with the
     smallest indices merges first, with stale pairs (a part already merged) skipped when
-    popped; each region keeps a sorted list of its neighbours.
+    popped; each region keeps a sorted list of its neighbours.  ``s(a, b)`` sums the
+    float32 minima in float64 from the first bin to the last.  For the L1-normalised count
+    histograms of :func:`selective_search_hierarchies` every partial sum is exact on a
+    working image of fewer than ~20 million pixels (each non-zero value, a region's or a
+    size-weighted mean of them, is a float32 of at least 1 / (24 x pixels) >= 2^-29, so a
+    multiple of 2^-52, and the sums stay below 2), so the order of summation, numpy's
+    pairwise or this loop's, cannot change a merge there.
 
     Parameters
     ----------
@@ -480,6 +486,10 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
     box = np.zeros((cap, 4), np.float64)
     box[:n] = boxes
     pairs = np.asarray(edges, np.int64).reshape(-1, 2)
+    if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or np.any(pairs[:, 0] == pairs[:, 1])):
+        raise ValueError(f"edges: expected pairs of two different regions in 0 .. {n - 1}, got indices "
+                         f"{int(pairs.min())} .. {int(pairs.max())}"
+                         + (" and a region paired with itself" if np.any(pairs[:, 0] == pairs[:, 1]) else ""))
     t, parents = _merge_regions(feat, size, box, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]),
                                 n, float(size_weight), float(fill_weight), 1.0 / float(image_size))
     return Hierarchy(box[:t].copy(), parents, n)
@@ -559,7 +569,7 @@ def _merge_regions(feat, size, box, ea, eb, n, ws, wf, inv_im):
     """
     cap = feat.shape[0]
     m0 = len(ea)
-    hcap = max(16, m0)                 # grows by doubling (every grouping with a merge exercises it)
+    hcap = max(16, m0)                 # grows by doubling
     ks = np.empty(hcap, np.float64)
     xs = np.empty(hcap, np.int64)
     ys = np.empty(hcap, np.int64)

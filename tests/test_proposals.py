@@ -353,7 +353,7 @@ def test_fast_mode_keeps_objects_below_the_authors_minimum_region_size():
     assert not any(square in without.astype(int).tolist() for square in squares)
 
 
-def test_fast_mode_segments_each_colour_space_and_threshold_once(monkeypatch):
+def test_fast_mode_segments_each_colour_space_threshold_and_minimum_size_once(monkeypatch):
     from baselines import selective_search as ss
 
     calls, graphs = [], []

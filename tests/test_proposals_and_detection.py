@@ -165,6 +165,19 @@ def test_hierarchical_grouping_matches_the_oracle(weights):
     assert len(h.boxes) == 2 * n - 1 and h.boxes[-1].tolist() == [0, 0, labels.shape[1] - 1, labels.shape[0] - 1]
 
 
+def test_hierarchical_grouping_refuses_edges_outside_its_regions():
+    hist = np.full((3, 2), 0.5, np.float32)
+    sizes = np.ones(3)
+    boxes = np.array([[0, 0, 0, 0], [1, 0, 1, 0], [2, 0, 2, 0]], float)
+    for bad in ([[0, 3]], [[-1, 1]], [[1, 1]]):
+        with pytest.raises(ValueError, match="edges"):
+            hierarchical_grouping(hist, sizes, boxes, np.array(bad), 3)
+    h = hierarchical_grouping(hist, sizes, boxes, np.array([[0, 1], [1, 2]]), 3)
+    assert h.parents.tolist() == [[0, 1], [2, 3]]           # equal similarities: the smaller pair first
+    single = hierarchical_grouping(hist[:1], sizes[:1], boxes[:1], np.zeros((0, 2), np.int64), 1)
+    assert single.parents.shape == (0, 2) and single.boxes.tolist() == [[0, 0, 0, 0]]
+
+
 def test_ranking_is_seeded_and_follows_the_paper():
     boxes_a = np.array([[0, 0, 1, 1], [2, 2, 3, 3], [0, 0, 3, 3]], float)
     boxes_b = np.array([[0, 0, 1, 1], [4, 4, 5, 5], [0, 0, 5, 5]], float)
