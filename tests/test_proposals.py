@@ -209,6 +209,28 @@ def test_equal_budget_quality_uses_the_references_count_per_image():
     assert q[100].recall_50 == 1.0
 
 
+def test_interleaved_proposals_warm_each_method_untimed_then_take_turns(monkeypatch):
+    from benchmarks import proposals as bench
+
+    calls = []
+
+    def method(name, cost):
+        def run(image):
+            calls.append((name, image.shape))
+            clock[0] += cost if image.shape[0] > 64 else 100.0     # a slow first call (loading compiled code)
+            return np.zeros((image.shape[0], 4))
+        return run
+
+    clock = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    images = [np.zeros((80 + i, 90, 3), np.uint8) for i in range(3)]
+    props, seconds = bench.propose_interleaved({"a": method("a", 1.0), "b": method("b", 2.0)}, images)
+    assert calls[:2] == [("a", (64, 64, 3)), ("b", (64, 64, 3))]            # warm-up on a corner, untimed
+    assert [name for name, _ in calls[2:]] == ["a", "b", "b", "a", "a", "b"]  # turns alternate image by image
+    assert seconds == {"a": 3.0, "b": 6.0}
+    assert [len(p) for p in props["a"]] == [80, 81, 82]                     # the warm-up's output is not kept
+
+
 # --------------------------------------------------------------------------- the ranking of the fast mode
 def test_levels_count_merges_from_the_initial_regions_as_opencv_does():
     from baselines.selective_search import MODES, Hierarchy, selective_search_hierarchies
