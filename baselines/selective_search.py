@@ -486,10 +486,10 @@ def hierarchical_grouping(histograms: np.ndarray, sizes: np.ndarray, boxes: np.n
     box = np.zeros((cap, 4), np.float64)
     box[:n] = boxes
     pairs = np.asarray(edges, np.int64).reshape(-1, 2)
-    if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or np.any(pairs[:, 0] == pairs[:, 1])):
+    looped = bool(np.any(pairs[:, 0] == pairs[:, 1]))
+    if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or looped):
         raise ValueError(f"edges: expected pairs of two different regions in 0 .. {n - 1}, got indices "
-                         f"{int(pairs.min())} .. {int(pairs.max())}"
-                         + (" and a region paired with itself" if np.any(pairs[:, 0] == pairs[:, 1]) else ""))
+                         f"{int(pairs.min())} .. {int(pairs.max())}" + (" and a region paired with itself" * looped))
     t, parents = _merge_regions(feat, size, box, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]),
                                 n, float(size_weight), float(fill_weight), 1.0 / float(image_size))
     return Hierarchy(box[:t].copy(), parents, n)
@@ -542,6 +542,34 @@ def _sift_down(ks, xs, ys, i, m):
 
 
 @numba.njit(**_JIT)
+def _heap_push(ks, xs, ys, m, key, x, y):
+    """Add ``(key, x, y)`` to the heap of ``m`` items, doubling the arrays when full; returns them."""
+    if m == len(ks):
+        ks2 = np.empty(2 * m, np.float64)
+        xs2 = np.empty(2 * m, np.int64)
+        ys2 = np.empty(2 * m, np.int64)
+        ks2[:m] = ks[:m]
+        xs2[:m] = xs[:m]
+        ys2[:m] = ys[:m]
+        ks, xs, ys = ks2, xs2, ys2
+    ks[m] = key
+    xs[m] = x
+    ys[m] = y
+    _sift_up(ks, xs, ys, m)
+    return ks, xs, ys
+
+
+@numba.njit(**_JIT)
+def _heap_pop_root(ks, xs, ys, m):
+    """Remove the root of a heap that held ``m + 1`` items (read it first): the last item takes its place."""
+    if m > 0:
+        ks[0] = ks[m]
+        xs[0] = xs[m]
+        ys[0] = ys[m]
+        _sift_down(ks, xs, ys, 0, m)
+
+
+@numba.njit(**_JIT)
 def _pair_similarity(feat, size, box, a, b, ws, wf, inv_im):
     s = 0.0
     for f in range(feat.shape[1]):
@@ -569,7 +597,7 @@ def _merge_regions(feat, size, box, ea, eb, n, ws, wf, inv_im):
     """
     cap = feat.shape[0]
     m0 = len(ea)
-    hcap = max(16, m0)                 # grows by doubling
+    hcap = max(16, m0)                 # _heap_push doubles it when full
     ks = np.empty(hcap, np.float64)
     xs = np.empty(hcap, np.int64)
     ys = np.empty(hcap, np.int64)
@@ -604,11 +632,7 @@ def _merge_regions(feat, size, box, ea, eb, n, ws, wf, inv_im):
         a = xs[0]
         b = ys[0]
         m -= 1
-        if m > 0:
-            ks[0] = ks[m]
-            xs[0] = xs[m]
-            ys[0] = ys[m]
-            _sift_down(ks, xs, ys, 0, m)
+        _heap_pop_root(ks, xs, ys, m)
         if not (alive[a] and alive[b]):
             continue
         sa = size[a]
@@ -665,19 +689,7 @@ def _merge_regions(feat, size, box, ea, eb, n, ws, wf, inv_im):
                     c += 1
             new[c] = t
             nbrs[x] = new[:c + 1]
-            if m == len(ks):
-                grow = 2 * len(ks)
-                ks2 = np.empty(grow, np.float64)
-                xs2 = np.empty(grow, np.int64)
-                ys2 = np.empty(grow, np.int64)
-                ks2[:m] = ks[:m]
-                xs2[:m] = xs[:m]
-                ys2[:m] = ys[:m]
-                ks, xs, ys = ks2, xs2, ys2
-            ks[m] = -_pair_similarity(feat, size, box, x, t, ws, wf, inv_im)
-            xs[m] = x
-            ys[m] = t
-            _sift_up(ks, xs, ys, m)
+            ks, xs, ys = _heap_push(ks, xs, ys, m, -_pair_similarity(feat, size, box, x, t, ws, wf, inv_im), x, t)
             m += 1
         t += 1
     return t, parents[:t - n]
